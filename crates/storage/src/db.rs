@@ -1,0 +1,328 @@
+//! Connection pools for both backends, the [`Conn`] handle every query takes, and the [`run!`] macro that
+//! writes a query body once and type-checks it against each backend.
+//!
+//! **Invariant:** on SQLite every write goes through [`Db::write`], whose pool holds exactly one connection.
+//! SQLite allows one writer at a time anyway; funnelling writes through one connection turns lock contention
+//! (and `SQLITE_BUSY` when a read transaction tries to upgrade) into a queue on the pool, while readers use
+//! their own pool and, in WAL mode, never block the writer. On MySQL both methods draw from one pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::{ConnectionError, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncMysqlConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{Error, Result};
+
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/mysql");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Run on every new SQLite connection. WAL lets readers work while the writer writes; `synchronous = FULL`
+/// makes every commit durable (an acknowledged message survives a power cut, not only a crash);
+/// `busy_timeout` makes a connection wait for a lock rather than fail at once.
+const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; \
+                            PRAGMA journal_mode = WAL; \
+                            PRAGMA synchronous = FULL; \
+                            PRAGMA foreign_keys = ON;";
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file (bundled SQLite).
+    Sqlite,
+    /// A MySQL or MariaDB server.
+    Mysql,
+}
+
+/// How to reach the database and how to pool connections.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `sqlite://PATH` (a file, created if missing) or `mysql://USER:PASSWORD@HOST:PORT/DATABASE`.
+    pub url: String,
+    /// Most connections open at once (for SQLite: readers; there is always exactly one writer).
+    pub max_connections: usize,
+    /// How long a caller waits for a free connection (or for a new one to open) before giving up with
+    /// [`Error::Unavailable`].
+    pub acquire_timeout: Duration,
+}
+
+impl DbConfig {
+    /// A config for `url` with default pool settings.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+enum Pools {
+    Mysql(Pool<AsyncMysqlConnection>),
+    Sqlite {
+        writer: Pool<SqliteConn>,
+        readers: Pool<SqliteConn>,
+    },
+}
+
+/// A handle to the database: cheap to clone, shared by every part of the server.
+#[derive(Clone)]
+pub struct Db {
+    pools: Arc<Pools>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+enum Target {
+    Mysql(String),
+    Sqlite(String),
+}
+
+fn parse_url(url: &str) -> Result<Target> {
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        // mysql_async only knows the mysql scheme.
+        Ok(Target::Mysql(url.replacen("mariadb://", "mysql://", 1)))
+    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if path.is_empty() {
+            return Err(Error::BadUrl(url.to_owned()));
+        }
+        Ok(Target::Sqlite(path.to_owned()))
+    } else {
+        Err(Error::BadUrl(redact(url)))
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl Db {
+    /// Connects to the database at `config.url`, checks that it answers, and brings its schema up to date
+    /// by running any pending migrations.
+    ///
+    /// # Errors
+    /// [`Error::BadUrl`] for an unknown scheme, [`Error::Unavailable`] when the database cannot be reached
+    /// (with the driver's reason), [`Error::Migration`] when a migration fails.
+    pub async fn open(config: &DbConfig) -> Result<Self> {
+        let db = match parse_url(&config.url)? {
+            Target::Mysql(url) => {
+                let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url.clone());
+                let pool = build_pool(manager, config.max_connections.max(1), config)?;
+                let db = Self {
+                    pools: Arc::new(Pools::Mysql(pool)),
+                    backend: Backend::Mysql,
+                };
+                let conn = AsyncMysqlConnection::establish(&url)
+                    .await
+                    .map_err(|e| unavailable(&config.url, &e))?;
+                migrate_mysql(conn).await?;
+                db
+            }
+            Target::Sqlite(path) => {
+                let writer = build_pool(sqlite_manager(&path), 1, config)?;
+                let readers = build_pool(sqlite_manager(&path), config.max_connections.max(1), config)?;
+                let db = Self {
+                    pools: Arc::new(Pools::Sqlite { writer, readers }),
+                    backend: Backend::Sqlite,
+                };
+                let conn = sqlite_connect(path.clone())
+                    .await
+                    .map_err(|e| unavailable(&config.url, &e))?;
+                run_migrations(conn, SQLITE_MIGRATIONS).await?;
+                db
+            }
+        };
+        Ok(db)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for queries that only read.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when none is free within the acquire timeout or a new one cannot be opened.
+    pub async fn read(&self) -> Result<Conn> {
+        match &*self.pools {
+            Pools::Mysql(pool) => Ok(Conn::Mysql(pool.get().await.map_err(pool_error)?)),
+            Pools::Sqlite { readers, .. } => Ok(Conn::Sqlite(readers.get().await.map_err(pool_error)?)),
+        }
+    }
+
+    /// A connection for queries that write (see the module's invariant).
+    ///
+    /// # Errors
+    /// As [`Db::read`].
+    pub async fn write(&self) -> Result<Conn> {
+        match &*self.pools {
+            Pools::Mysql(pool) => Ok(Conn::Mysql(pool.get().await.map_err(pool_error)?)),
+            Pools::Sqlite { writer, .. } => Ok(Conn::Sqlite(writer.get().await.map_err(pool_error)?)),
+        }
+    }
+}
+
+fn build_pool<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    size: usize,
+    config: &DbConfig,
+) -> Result<Pool<C>>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + 'static,
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
+{
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(config.acquire_timeout))
+        .create_timeout(Some(config.acquire_timeout))
+        .recycle_timeout(Some(config.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| Error::Unavailable(e.to_string()))
+}
+
+fn sqlite_manager(path: &str) -> AsyncDieselConnectionManager<SqliteConn> {
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|path| Box::pin(sqlite_connect(path.to_owned())));
+    AsyncDieselConnectionManager::new_with_config(path, config)
+}
+
+async fn sqlite_connect(path: String) -> diesel::ConnectionResult<SqliteConn> {
+    let mut conn = SqliteConn::establish(&path).await?;
+    conn.batch_execute(SQLITE_SETUP)
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+fn unavailable(url: &str, e: &ConnectionError) -> Error {
+    Error::Unavailable(format!("cannot connect to {}: {e}", redact(url)))
+}
+
+fn pool_error(e: PoolError) -> Error {
+    match e {
+        PoolError::Timeout(_) => Error::Unavailable("timed out waiting for a database connection".into()),
+        PoolError::Backend(e) => Error::Unavailable(e.to_string()),
+        other => Error::Unavailable(other.to_string()),
+    }
+}
+
+/// Several nodes may start at once against one MySQL database; a named lock makes them migrate one at a
+/// time (the others then find nothing pending).
+async fn migrate_mysql(mut conn: AsyncMysqlConnection) -> Result<()> {
+    use diesel::sql_types::{BigInt, Nullable};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        locked: Option<i64>,
+    }
+    let got: Locked = diesel::sql_query("SELECT GET_LOCK('parley_migrations', 60) AS locked")
+        .get_result(&mut conn)
+        .await?;
+    if got.locked != Some(1) {
+        return Err(Error::Migration("another node held the migration lock for 60 s".into()));
+    }
+    let mut conn = run_migrations(conn, MYSQL_MIGRATIONS).await?;
+    diesel::sql_query("DO RELEASE_LOCK('parley_migrations')")
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+async fn run_migrations<C>(conn: C, migrations: EmbeddedMigrations) -> Result<C>
+where
+    C: AsyncConnection + 'static,
+    AsyncMigrationHarness<C>: MigrationHarness<C::Backend>,
+{
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let applied = harness
+        .run_pending_migrations(migrations)
+        .map_err(|e| Error::Migration(e.to_string()))?;
+    for version in applied {
+        tracing::info!(%version, "applied database migration");
+    }
+    Ok(harness.into_inner())
+}
+
+/// One pooled connection, of either backend. Every query function of this crate takes `&mut Conn`.
+pub enum Conn {
+    #[doc(hidden)]
+    Mysql(Object<AsyncMysqlConnection>),
+    #[doc(hidden)]
+    Sqlite(Object<SqliteConn>),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Mysql(_) => "Conn(mysql)",
+            Self::Sqlite(_) => "Conn(sqlite)",
+        })
+    }
+}
+
+/// Runs one query body against whichever backend `conn` is, binding the concrete connection to `$c`.
+/// The body is compiled once per backend, so a query that does not work on both does not compile.
+macro_rules! run {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Mysql(obj) => {
+                let $c: &mut ::diesel_async::AsyncMysqlConnection = &mut **obj;
+                $body
+            }
+            $crate::db::Conn::Sqlite(obj) => {
+                let $c: &mut $crate::db::SqliteConn = &mut **obj;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use run;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_the_password_only() {
+        assert_eq!(
+            redact("mysql://parley:s3cret@db.example:3306/parley"),
+            "mysql://parley:***@db.example:3306/parley"
+        );
+        assert_eq!(redact("mysql://root@localhost/x"), "mysql://root@localhost/x");
+        assert_eq!(redact("sqlite:///var/lib/parley.db"), "sqlite:///var/lib/parley.db");
+    }
+
+    #[test]
+    fn understands_both_schemes() {
+        assert!(matches!(parse_url("sqlite://data/parley.db"), Ok(Target::Sqlite(p)) if p == "data/parley.db"));
+        assert!(matches!(parse_url("sqlite:///abs/p.db"), Ok(Target::Sqlite(p)) if p == "/abs/p.db"));
+        assert!(matches!(parse_url("mariadb://u:p@h/db"), Ok(Target::Mysql(u)) if u == "mysql://u:p@h/db"));
+        assert!(matches!(parse_url("postgres://u:p@h/db"), Err(Error::BadUrl(u)) if u == "postgres://u:***@h/db"));
+        assert!(matches!(parse_url("sqlite://"), Err(Error::BadUrl(_))));
+    }
+}

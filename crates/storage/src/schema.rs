@@ -1,0 +1,104 @@
+//! The one portable schema, shared by both backends. Only types that mean the same on SQLite and MySQL are
+//! used: `Binary` (ids), `Text`, `BigInt` (times in Unix milliseconds, counters) and `SmallInt` (enums,
+//! encoded in [`crate::codes`]). Keep it in step with `migrations/{mysql,sqlite}`.
+
+diesel::table! {
+    users (id) {
+        id -> Binary,
+        username -> Text,
+        username_key -> Text,
+        email -> Text,
+        email_key -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        created_at -> BigInt,
+        last_seen_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Binary,
+        user_id -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Binary,
+        session_id -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> Binary,
+        name -> Text,
+        name_key -> Text,
+        topic -> Text,
+        visibility -> SmallInt,
+        kind -> SmallInt,
+        owner_id -> Nullable<Binary>,
+        direct_key -> Nullable<Text>,
+        created_at -> BigInt,
+        member_count -> BigInt,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    memberships (room_id, user_id) {
+        room_id -> Binary,
+        user_id -> Binary,
+        role -> SmallInt,
+        joined_at -> BigInt,
+        joined_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    invites (room_id, user_id) {
+        room_id -> Binary,
+        user_id -> Binary,
+        invited_by -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    messages (room_id, seq) {
+        room_id -> Binary,
+        seq -> BigInt,
+        id -> Binary,
+        kind -> SmallInt,
+        sender_id -> Binary,
+        subject_id -> Nullable<Binary>,
+        subject_role -> Nullable<SmallInt>,
+        body -> Text,
+        client_message_id -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(memberships -> rooms (room_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(invites -> rooms (room_id));
+diesel::joinable!(messages -> rooms (room_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    rooms,
+    memberships,
+    invites,
+    messages,
+);

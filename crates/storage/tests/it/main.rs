@@ -1,0 +1,3 @@
+//! Storage tests, each run on SQLite and on MySQL (see `testkit`).
+
+mod users;

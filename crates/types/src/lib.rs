@@ -1,0 +1,18 @@
+//! Parley's shared vocabulary: typed ids, the plain value types that cross crate boundaries, and the small
+//! closed set of error codes that every domain error maps to.
+//!
+//! This crate must never do I/O or depend on gRPC, Diesel or any other transport or storage technology: it
+//! is the one thing every other crate agrees on, so it has to stay small and inert.
+
+mod error;
+mod id;
+mod model;
+mod time;
+
+pub use error::{DomainError, ErrorCode, FieldViolation};
+pub use id::{EntryId, IdError, RoomId, SessionId, UserId};
+pub use model::{
+    Entry, EntryKind, Member, PresenceStatus, Role, Room, RoomKind, Subject, User, UserPresence,
+    Visibility,
+};
+pub use time::Millis;
