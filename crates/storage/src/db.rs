@@ -303,6 +303,17 @@ macro_rules! run {
 }
 pub(crate) use run;
 
+/// Implements a crate-private trait of query helpers once for each backend's connection type, so that a
+/// helper written once can be called inside transactions (where the connection is the concrete type) on
+/// either backend. The trait declares the signatures; the body given here is compiled for both.
+macro_rules! for_each_backend {
+    (impl $trait:ident { $($item:tt)* }) => {
+        impl $trait for ::diesel_async::AsyncMysqlConnection { $($item)* }
+        impl $trait for $crate::db::SqliteConn { $($item)* }
+    };
+}
+pub(crate) use for_each_backend;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ mod codes;
 mod db;
 mod error;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 pub use db::{Backend, Conn, Db, DbConfig, redact};

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use types::{Millis, User, UserId};
 
-use crate::db::{Conn, run};
+use crate::db::{Conn, for_each_backend, run};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::schema::users;
 
@@ -99,24 +99,34 @@ pub(crate) fn user_from_row((id, username, display_name, created_at): (Vec<u8>, 
 /// # Errors
 /// [`Error::AlreadyExists`] with `"username"` or `"email"` when that key is taken.
 pub async fn insert(conn: &mut Conn, new: &NewUser<'_>) -> Result<()> {
-    let row = NewRow {
-        id: new.id.as_bytes(),
-        username: new.username,
-        username_key: new.username_key,
-        email: new.email,
-        email_key: new.email_key,
-        display_name: new.display_name,
-        password_hash: new.password_hash,
-        created_at: new.created_at.0,
-    };
-    let result = run!(conn, |c| diesel::insert_into(users::table).values(&row).execute(c).await);
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e, "username_key") => Err(Error::AlreadyExists("username")),
-        Err(e) if is_unique_violation(&e, "email_key") => Err(Error::AlreadyExists("email")),
-        Err(e) => Err(e.into()),
-    }
+    run!(conn, |c| c.insert_user(new).await)
 }
+
+/// Helpers shared with other modules' transactions.
+pub(crate) trait UserTx {
+    async fn insert_user(&mut self, new: &NewUser<'_>) -> Result<()>;
+}
+
+for_each_backend!(impl UserTx {
+    async fn insert_user(&mut self, new: &NewUser<'_>) -> Result<()> {
+        let row = NewRow {
+            id: new.id.as_bytes(),
+            username: new.username,
+            username_key: new.username_key,
+            email: new.email,
+            email_key: new.email_key,
+            display_name: new.display_name,
+            password_hash: new.password_hash,
+            created_at: new.created_at.0,
+        };
+        match diesel::insert_into(users::table).values(&row).execute(self).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e, "username_key") => Err(Error::AlreadyExists("username")),
+            Err(e) if is_unique_violation(&e, "email_key") => Err(Error::AlreadyExists("email")),
+            Err(e) => Err(e.into()),
+        }
+    }
+});
 
 /// The account whose username key or email key is `key`.
 ///

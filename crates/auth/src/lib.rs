@@ -1,0 +1,547 @@
+//! Accounts and sessions: registration, password storage, login with throttling, access and refresh
+//! tokens, logout, and resolving a bearer token into the caller's [`Identity`].
+//!
+//! The rules (what a valid username is, how tokens rotate, when a session ends) live here and are tested
+//! here and end to end; the gateway only converts requests and calls [`Auth`]. This crate never sees gRPC
+//! types, and never stores a password, a refresh token or key material in clear.
+//!
+//! Errors: every function returns [`Error`], which maps to the shared error codes through
+//! [`types::DomainError`].
+
+mod password;
+mod session_cache;
+mod throttle;
+mod tokens;
+mod validate;
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bus::{Bus, Event, Topic};
+use storage::sessions::{self, NewSession, Rotation};
+use storage::users::{self, NewUser};
+use storage::Db;
+use types::{DomainError, ErrorCode, FieldViolation, Millis, SessionId, User, UserId};
+
+pub use throttle::ThrottleConfig;
+
+use password::{Hasher, Verified};
+use session_cache::SessionCache;
+use tokens::{Keys, Refused};
+
+/// How the auth service behaves.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// The HMAC key that signs access tokens. At least 32 bytes. Every node of one deployment needs the
+    /// same key.
+    pub jwt_secret: Vec<u8>,
+    /// The `iss` claim written and required.
+    pub issuer: String,
+    /// The `aud` claim written and required.
+    pub audience: String,
+    /// How long an access token is accepted.
+    pub access_token_ttl: Duration,
+    /// How long a refresh token is accepted (each refresh starts a new period).
+    pub refresh_token_ttl: Duration,
+    /// Limits on failed logins.
+    pub throttle: ThrottleConfig,
+    /// How long a node trusts its knowledge that a session is live before asking the database again: the
+    /// longest a logout on another node takes to reach this one.
+    pub session_check_interval: Duration,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("throttle", &self.throttle)
+            .field("session_check_interval", &self.session_check_interval)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    /// Defaults around `jwt_secret`: 15-minute access tokens, 30-day refresh tokens.
+    pub fn new(jwt_secret: Vec<u8>) -> Self {
+        Self {
+            jwt_secret,
+            issuer: "parley".into(),
+            audience: "parley".into(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            throttle: ThrottleConfig::default(),
+            session_check_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The public part.
+    pub user: User,
+    /// The email address.
+    pub email: String,
+}
+
+/// The credentials of one session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tokens {
+    /// The JWT.
+    pub access_token: String,
+    /// When it expires.
+    pub access_token_expires_at: Millis,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// When it expires.
+    pub refresh_token_expires_at: Millis,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .field("refresh_token_expires_at", &self.refresh_token_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is calling: resolved from the access token on every authenticated call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// The caller.
+    pub user_id: UserId,
+    /// The session the access token belongs to.
+    pub session_id: SessionId,
+}
+
+/// A registration request.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    /// 3 to 32 letters, digits, '_', '-', '.'.
+    pub username: &'a str,
+    /// A plausible address.
+    pub email: &'a str,
+    /// 8 to 128 characters.
+    pub password: &'a str,
+    /// Up to 64 characters; empty for the username.
+    pub display_name: &'a str,
+}
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy)]
+pub enum LogoutScope<'a> {
+    /// The session of the access token used for the call.
+    ThisSession,
+    /// The session that this refresh token belongs to (one of the caller's).
+    Session(&'a str),
+    /// All of the caller's sessions.
+    AllSessions,
+}
+
+/// What can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Some fields are malformed.
+    #[error("{}", describe(.0))]
+    Invalid(Vec<FieldViolation>),
+    /// The username or email belongs to another account.
+    #[error("{0} is already taken")]
+    Taken(&'static str),
+    /// Unknown login or wrong password: deliberately the same error.
+    #[error("unknown username or email, or wrong password")]
+    BadCredentials,
+    /// Too many failed logins.
+    #[error("too many failed sign-in attempts; try again in {} s", retry_after.as_secs().max(1))]
+    Throttled {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// No authorization metadata.
+    #[error("missing credentials: send the metadata \"authorization: Bearer <access_token>\"")]
+    MissingCredentials,
+    /// Authorization metadata that is not a bearer token.
+    #[error("malformed credentials: the authorization metadata must be \"Bearer <access_token>\"")]
+    MalformedCredentials,
+    /// The access token expired.
+    #[error("access token has expired; get a new one with RefreshToken")]
+    TokenExpired,
+    /// The access token is forged, corrupted, for another audience, or signed with another key.
+    #[error("access token is invalid; sign in again")]
+    TokenInvalid,
+    /// The access token's session was logged out or revoked.
+    #[error("session has ended; sign in again")]
+    SessionEnded,
+    /// The refresh token is unknown, expired or of an ended session.
+    #[error("refresh token is invalid, expired or revoked; sign in again")]
+    RefreshRejected,
+    /// The refresh token had been used before, so the session was ended.
+    #[error("refresh token was already used, so its session has been ended to protect it; sign in again")]
+    RefreshReused,
+    /// The refresh token given to Logout is not one of the caller's sessions.
+    #[error("no session of yours has this refresh token")]
+    UnknownSession,
+    /// A bug or a resource failure in hashing or signing.
+    #[error("crypto failure: {0}")]
+    Crypto(String),
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    let parts: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
+    format!("invalid request: {}", parts.join("; "))
+}
+
+impl DomainError for Error {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid(_) => ErrorCode::InvalidArgument,
+            Self::Taken(_) => ErrorCode::AlreadyExists,
+            Self::Throttled { .. } => ErrorCode::ResourceExhausted,
+            Self::BadCredentials
+            | Self::MissingCredentials
+            | Self::MalformedCredentials
+            | Self::TokenExpired
+            | Self::TokenInvalid
+            | Self::SessionEnded
+            | Self::RefreshRejected
+            | Self::RefreshReused => ErrorCode::Unauthenticated,
+            Self::UnknownSession => ErrorCode::NotFound,
+            Self::Crypto(_) => ErrorCode::Internal,
+            Self::Storage(e) => e.code(),
+        }
+    }
+
+    fn field_violations(&self) -> &[FieldViolation] {
+        match self {
+            Self::Invalid(v) => v,
+            _ => &[],
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Throttled { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+/// The auth service. One per node; share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Auth {
+    db: Db,
+    bus: Bus,
+    hasher: Arc<Hasher>,
+    keys: Keys,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    throttle: Mutex<Throttle>,
+    sessions: SessionCache,
+}
+
+use throttle::Throttle;
+
+impl Auth {
+    /// The service.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a secret shorter than 32 bytes; [`Error::Crypto`] if the hasher cannot start.
+    pub fn new(db: Db, bus: Bus, config: AuthConfig) -> Result<Self, Error> {
+        if config.jwt_secret.len() < 32 {
+            return Err(Error::Invalid(vec![FieldViolation::new("jwt_secret", "must be at least 32 bytes")]));
+        }
+        Ok(Self {
+            db,
+            bus,
+            hasher: Arc::new(Hasher::new().map_err(crypto)?),
+            keys: Keys::new(&config.jwt_secret, &config.issuer, &config.audience),
+            access_ttl: config.access_token_ttl,
+            refresh_ttl: config.refresh_token_ttl,
+            throttle: Mutex::new(Throttle::new(config.throttle)),
+            sessions: SessionCache::new(config.session_check_interval),
+        })
+    }
+
+    /// Creates an account and opens its first session.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] listing every malformed field; [`Error::Taken`] naming the taken username or email.
+    pub async fn register(&self, r: Registration<'_>) -> Result<(Account, Tokens), Error> {
+        let violations: Vec<FieldViolation> = [
+            validate::username(r.username),
+            validate::email(r.email),
+            validate::password(r.password),
+            validate::display_name(r.display_name),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        let display_name = if r.display_name.trim().is_empty() { r.username } else { r.display_name };
+        let password_hash = self.hash(r.password).await?;
+        let now = Millis::now();
+        let user = NewUser {
+            id: UserId::new(),
+            username: r.username,
+            username_key: &validate::username_key(r.username),
+            email: r.email,
+            email_key: &validate::email_key(r.email),
+            display_name,
+            password_hash: &password_hash,
+            created_at: now,
+        };
+        let (session, refresh) = self.new_session(user.id, now);
+        let mut conn = self.db.write().await?;
+        sessions::create_with_user(&mut conn, &user, &session)
+            .await
+            .map_err(|e| match e {
+                storage::Error::AlreadyExists(what) => Error::Taken(what),
+                other => Error::Storage(other),
+            })?;
+        drop(conn);
+        let account = Account {
+            user: User {
+                id: user.id,
+                username: r.username.to_owned(),
+                display_name: display_name.to_owned(),
+                created_at: now,
+            },
+            email: r.email.to_owned(),
+        };
+        tracing::info!(user_id = %user.id, "registered");
+        Ok((account, self.tokens(user.id, &session, refresh, now)?))
+    }
+
+    /// Opens a session for the account whose username or email is `login`.
+    ///
+    /// # Errors
+    /// [`Error::BadCredentials`] for an unknown account or a wrong password alike (both take one password
+    /// verification); [`Error::Throttled`] after too many failures.
+    pub async fn login(&self, login: &str, password: &str, source: Option<IpAddr>) -> Result<(Account, Tokens), Error> {
+        let key = validate::login_key(login);
+        if let Some(retry_after) = self.lock_throttle().wait(&key, source, Instant::now()) {
+            tracing::info!(?source, "login throttled");
+            return Err(Error::Throttled { retry_after });
+        }
+        let account = {
+            let mut conn = self.db.read().await?;
+            users::find_account_by_key(&mut conn, &key).await?
+        };
+        let verdict = self.verify(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
+        let Some(account) = account.filter(|_| verdict != Verified::No) else {
+            self.lock_throttle().fail(&key, source, Instant::now());
+            return Err(Error::BadCredentials);
+        };
+        self.lock_throttle().succeed(&key, source);
+        let user_id = account.user.id;
+        let now = Millis::now();
+        let mut conn = self.db.write().await?;
+        if verdict == Verified::YesButRehash {
+            let upgraded = self.hash(password).await?;
+            users::set_password_hash(&mut conn, user_id, &upgraded).await?;
+            tracing::info!(%user_id, "upgraded password hash parameters");
+        }
+        let (session, refresh) = self.new_session(user_id, now);
+        sessions::create(&mut conn, &session).await?;
+        drop(conn);
+        tracing::info!(%user_id, session_id = %session.id, "signed in");
+        let tokens = self.tokens(user_id, &session, refresh, now)?;
+        Ok((Account { user: account.user, email: account.email }, tokens))
+    }
+
+    /// Exchanges a refresh token for new tokens of the same session.
+    ///
+    /// # Errors
+    /// [`Error::RefreshRejected`] for an unknown, expired or revoked token; [`Error::RefreshReused`] for a
+    /// token used before, in which case the whole session is now revoked.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, Error> {
+        if !tokens::looks_like_refresh_token(refresh_token) {
+            return Err(Error::RefreshRejected);
+        }
+        let presented = tokens::hash_refresh_token(refresh_token);
+        let (next, next_hash) = tokens::new_refresh_token();
+        let now = Millis::now();
+        let expires_at = now.plus(self.refresh_ttl);
+        let mut conn = self.db.write().await?;
+        let rotation = sessions::rotate(&mut conn, &presented, &next_hash, now, expires_at).await?;
+        drop(conn);
+        match rotation {
+            Rotation::Rotated { session_id, user_id } => {
+                let access_expires = now.plus(self.access_ttl);
+                Ok(Tokens {
+                    access_token: self.keys.issue(user_id, session_id, now, access_expires).map_err(crypto)?,
+                    access_token_expires_at: access_expires,
+                    refresh_token: next,
+                    refresh_token_expires_at: expires_at,
+                })
+            }
+            Rotation::Reused { session_id, user_id } => {
+                tracing::warn!(%user_id, %session_id, "refresh token reused; session revoked");
+                self.ended(user_id, Some(session_id));
+                Err(Error::RefreshReused)
+            }
+            Rotation::Rejected => Err(Error::RefreshRejected),
+        }
+    }
+
+    /// Ends sessions of the caller.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSession`] when a refresh token names no session of the caller.
+    pub async fn logout(&self, who: &Identity, scope: LogoutScope<'_>) -> Result<(), Error> {
+        let now = Millis::now();
+        let mut conn = self.db.write().await?;
+        let ended = match scope {
+            LogoutScope::ThisSession => {
+                sessions::revoke(&mut conn, who.user_id, who.session_id, now).await?;
+                Some(who.session_id)
+            }
+            LogoutScope::Session(token) => {
+                let found = sessions::find_by_refresh(&mut conn, &tokens::hash_refresh_token(token)).await?;
+                let Some((session_id, _)) = found.filter(|(_, user)| *user == who.user_id) else {
+                    return Err(Error::UnknownSession);
+                };
+                sessions::revoke(&mut conn, who.user_id, session_id, now).await?;
+                Some(session_id)
+            }
+            LogoutScope::AllSessions => {
+                sessions::revoke_all(&mut conn, who.user_id, now).await?;
+                None
+            }
+        };
+        drop(conn);
+        tracing::info!(user_id = %who.user_id, session_id = ?ended, "signed out");
+        self.ended(who.user_id, ended);
+        Ok(())
+    }
+
+    /// The caller's account.
+    ///
+    /// # Errors
+    /// [`Error::SessionEnded`] if the account is gone.
+    pub async fn me(&self, who: &Identity) -> Result<Account, Error> {
+        let mut conn = self.db.read().await?;
+        let account = users::get_account(&mut conn, who.user_id).await?.ok_or(Error::SessionEnded)?;
+        Ok(Account { user: account.user, email: account.email })
+    }
+
+    /// Resolves the value of an `authorization` metadata entry into the caller's identity.
+    ///
+    /// # Errors
+    /// [`Error::MissingCredentials`], [`Error::MalformedCredentials`], [`Error::TokenExpired`],
+    /// [`Error::TokenInvalid`] (forged, wrong key or audience, `alg: none`…) or [`Error::SessionEnded`].
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Identity, Error> {
+        let value = authorization.ok_or(Error::MissingCredentials)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(Error::MalformedCredentials)?;
+        let (user_id, session_id) = self.keys.verify(token).map_err(|r| match r {
+            Refused::Expired => Error::TokenExpired,
+            Refused::Invalid => Error::TokenInvalid,
+        })?;
+        let identity = Identity { user_id, session_id };
+        if self.session_is_live(&identity).await? { Ok(identity) } else { Err(Error::SessionEnded) }
+    }
+
+    /// Whether the identity's session is still live (checked against the database at most once per
+    /// `session_check_interval`). Long-lived streams call this periodically.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn session_is_live(&self, who: &Identity) -> Result<bool, Error> {
+        let now = Instant::now();
+        if let Some((user, live)) = self.sessions.get(who.session_id, now) {
+            return Ok(live && user == who.user_id);
+        }
+        let state = {
+            let mut conn = self.db.read().await?;
+            sessions::state(&mut conn, who.session_id).await?
+        };
+        let live = state.is_some_and(|s| s.user_id == who.user_id && s.is_live(Millis::now()));
+        self.sessions.put(who.session_id, who.user_id, live, now);
+        Ok(live)
+    }
+
+    /// Deletes sessions that ended more than `keep` ago. Returns how many.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn purge_ended_sessions(&self, keep: Duration) -> Result<usize, Error> {
+        let before = Millis(Millis::now().0 - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+        let mut conn = self.db.write().await?;
+        Ok(sessions::purge(&mut conn, before).await?)
+    }
+
+    fn new_session(&self, user_id: UserId, now: Millis) -> (NewSession, String) {
+        let (refresh, refresh_hash) = tokens::new_refresh_token();
+        let session = NewSession {
+            id: SessionId::new(),
+            user_id,
+            refresh_hash,
+            created_at: now,
+            expires_at: now.plus(self.refresh_ttl),
+        };
+        (session, refresh)
+    }
+
+    fn tokens(&self, user_id: UserId, session: &NewSession, refresh: String, now: Millis) -> Result<Tokens, Error> {
+        let access_expires = now.plus(self.access_ttl);
+        Ok(Tokens {
+            access_token: self.keys.issue(user_id, session.id, now, access_expires).map_err(crypto)?,
+            access_token_expires_at: access_expires,
+            refresh_token: refresh,
+            refresh_token_expires_at: session.expires_at,
+        })
+    }
+
+    /// Records on this node that sessions ended, and tells their open streams.
+    fn ended(&self, user_id: UserId, session: Option<SessionId>) {
+        let now = Instant::now();
+        match session {
+            Some(id) => self.sessions.put(id, user_id, false, now),
+            None => self.sessions.end_all_of(user_id, now),
+        }
+        self.bus.publish(Topic::User(user_id), Event::SessionsRevoked { session });
+    }
+
+    async fn hash(&self, password: &str) -> Result<String, Error> {
+        let hasher = self.hasher.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| Error::Crypto(e.to_string()))?
+            .map_err(crypto)
+    }
+
+    async fn verify(&self, password: &str, phc: Option<String>) -> Result<Verified, Error> {
+        let hasher = self.hasher.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || match phc {
+            Some(phc) => hasher.verify(&password, &phc),
+            None => hasher.verify_dummy(&password),
+        })
+        .await
+        .map_err(|e| Error::Crypto(e.to_string()))
+    }
+
+    fn lock_throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
+        self.throttle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn crypto(e: impl std::fmt::Display) -> Error {
+    Error::Crypto(e.to_string())
+}

@@ -1,0 +1,140 @@
+//! What a valid username, email, password and display name are, and the normalised keys that make
+//! usernames and emails unique.
+
+use caseless::default_case_fold_str;
+use types::FieldViolation;
+use unicode_normalization::UnicodeNormalization;
+
+const USERNAME_CHARS: &str = "must contain only letters, digits, '_', '-' and '.'";
+
+fn is_username_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// The unique key of a username: NFKC, then case folding, then NFKC again (Unicode's NFKC_Casefold
+/// recipe), so that "Alice", "alice" and the full-width "ａｌｉｃｅ" have one key.
+pub(crate) fn username_key(username: &str) -> String {
+    let folded = default_case_fold_str(&username.nfkc().collect::<String>());
+    folded.nfkc().collect()
+}
+
+/// The unique key of an email address: lowercased. (Providers differ on whether the local part is case
+/// sensitive; treating it as insensitive avoids two accounts for one mailbox.)
+pub(crate) fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
+/// The key to look an account up by, from what the user typed at login: an email if it has an '@'
+/// (usernames cannot), else a username.
+pub(crate) fn login_key(login: &str) -> String {
+    if login.contains('@') { email_key(login) } else { username_key(login) }
+}
+
+pub(crate) fn username(username: &str) -> Option<FieldViolation> {
+    let len = username.chars().count();
+    if !(3..=32).contains(&len) {
+        return Some(FieldViolation::new("username", format!("must be 3 to 32 characters (is {len})")));
+    }
+    // The key is checked too: normalisation can turn a letter into something else (a ligature into
+    // several letters and spaces, say).
+    if !username.chars().all(is_username_char) || !username_key(username).chars().all(is_username_char) {
+        return Some(FieldViolation::new("username", USERNAME_CHARS));
+    }
+    None
+}
+
+pub(crate) fn email(email: &str) -> Option<FieldViolation> {
+    let bad = |why: &str| Some(FieldViolation::new("email", why.to_owned()));
+    if email.is_empty() {
+        return bad("must not be empty");
+    }
+    if email.chars().count() > 254 {
+        return bad("must be at most 254 characters");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("must not contain spaces or control characters");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return bad("must look like name@example.com");
+    };
+    if local.is_empty() || local.chars().count() > 64 {
+        return bad("the part before '@' must be 1 to 64 characters");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && !l.contains('@');
+    if labels.len() < 2 || !labels.iter().all(label_ok) {
+        return bad("the part after '@' must be a domain such as example.com");
+    }
+    None
+}
+
+pub(crate) fn password(password: &str) -> Option<FieldViolation> {
+    let len = password.chars().count();
+    if !(8..=128).contains(&len) {
+        return Some(FieldViolation::new("password", format!("must be 8 to 128 characters (is {len})")));
+    }
+    None
+}
+
+pub(crate) fn display_name(name: &str) -> Option<FieldViolation> {
+    let len = name.chars().count();
+    if len > 64 {
+        return Some(FieldViolation::new("display_name", format!("must be at most 64 characters (is {len})")));
+    }
+    if name.chars().any(char::is_control) {
+        return Some(FieldViolation::new("display_name", "must not contain control characters"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_and_width_variants_share_a_key() {
+        assert_eq!(username_key("Alice"), "alice");
+        assert_eq!(username_key("ａｌｉｃｅ"), "alice");
+        assert_eq!(username_key("ＡＬＩＣＥ"), "alice");
+        assert_eq!(username_key("Straße"), username_key("STRASSE"));
+        assert_ne!(username_key("alice"), username_key("alíce"));
+    }
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        assert_eq!(username("al"), Some(FieldViolation::new("username", "must be 3 to 32 characters (is 2)")));
+        assert!(username(&"a".repeat(33)).is_some());
+        assert!(username("alice smith").is_some());
+        assert!(username("alice@home").is_some());
+        assert!(username("al.ice_-9").is_none());
+        assert!(username("Zoë").is_none());
+        assert!(username("ａｌｉｃｅ").is_none());
+        // A ligature whose normal form has spaces in it.
+        assert!(username("ab\u{FDFA}").is_some());
+    }
+
+    #[test]
+    fn emails_must_be_plausible() {
+        assert!(email("alice@example.com").is_none());
+        assert!(email("a.b+tag@mail.example.co.uk").is_none());
+        for bad in ["", "alice", "alice@", "@example.com", "alice@example", "alice@exa mple.com", "alice@-x.com", "alice@example..com"] {
+            assert!(email(bad).is_some(), "{bad:?} accepted");
+        }
+        assert_eq!(email_key("Alice@Example.COM"), "alice@example.com");
+    }
+
+    #[test]
+    fn passwords_are_counted_in_characters_and_never_trimmed() {
+        assert!(password("        ").is_none(), "eight spaces are a password");
+        assert!(password("пароль12").is_none());
+        assert!(password("short").is_some());
+        assert!(password(&"x".repeat(129)).is_some());
+        assert!(password(&"é".repeat(128)).is_none(), "128 two-byte characters are fine");
+    }
+
+    #[test]
+    fn login_keys_tell_emails_from_usernames() {
+        assert_eq!(login_key("ALICE@example.com"), "alice@example.com");
+        assert_eq!(login_key("ＡＬＩＣＥ"), "alice");
+    }
+}

@@ -1,0 +1,273 @@
+//! Parley's internal event bus: how one part of a node tells the others (and, later, other nodes) that
+//! something happened. Topics are per room and per user; every subscriber of a topic sees every event
+//! published to it after it subscribed, in publish order, unless it falls more than the topic's capacity
+//! behind, in which case it is told how many it missed ([`RecvError::Lagged`]).
+//!
+//! **Invariant:** the bus carries hints, never the only copy of anything. The database is the source of
+//! truth: a subscriber that lags, or an event that is lost on the way between nodes, must cost latency, not
+//! data. Timeline events carry the stored entry only so that the common case needs no query; subscribers
+//! detect gaps by `seq` and read what is missing from storage.
+//!
+//! This crate has the in-process implementation. A multi-node transport (NATS) plugs in underneath the same
+//! [`Bus`] API: publish sends to the transport as well, and events from other nodes are published locally.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::broadcast;
+use types::{Entry, Millis, PresenceStatus, RoomId, SessionId, User, UserId};
+
+pub use tokio::sync::broadcast::error::RecvError;
+
+/// Where an event goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Everything about one room: its timeline and its members' presence.
+    Room(RoomId),
+    /// Everything about one user: their memberships and sessions.
+    User(UserId),
+}
+
+/// Why a user's membership ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// They left.
+    Left,
+    /// An admin or the owner removed them.
+    Removed,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A timeline entry was stored (room topic).
+    Entry(Arc<Entry>),
+    /// The room's timeline reaches at least `last_seq`; subscribers behind it should read storage (room
+    /// topic). Published when a node notices entries it was not told about.
+    Tail {
+        /// The room.
+        room_id: RoomId,
+        /// The newest seq known to be stored.
+        last_seq: i64,
+    },
+    /// A member of the room changed presence (room topic).
+    Presence(Arc<PresenceChange>),
+    /// The user joined a room; its entries from `after_seq` on concern them (user topic).
+    Joined {
+        /// The room.
+        room_id: RoomId,
+        /// The seq just before the user's join entry.
+        after_seq: i64,
+    },
+    /// The user's membership of a room ended with the entry `seq` (user topic).
+    Departed {
+        /// The room.
+        room_id: RoomId,
+        /// The seq of the entry recording the departure.
+        seq: i64,
+        /// Why.
+        reason: Departure,
+    },
+    /// Someone invited the user to a room (user topic).
+    Invited {
+        /// The room.
+        room_id: RoomId,
+        /// The inviter.
+        by: User,
+    },
+    /// The user's sessions were revoked: one, or all when `session` is `None` (user topic).
+    SessionsRevoked {
+        /// The revoked session, or `None` for all of them.
+        session: Option<SessionId>,
+    },
+}
+
+/// A user's new presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    /// The user.
+    pub user: User,
+    /// The new status.
+    pub status: PresenceStatus,
+    /// Last time connected (now, while connected).
+    pub last_seen_at: Option<Millis>,
+    /// Increases with every change of this user's presence, so that a subscriber who hears of one change
+    /// through several rooms delivers it once.
+    pub version: u64,
+}
+
+/// How many events a topic buffers for its slowest subscriber before that subscriber lags.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacity {
+    /// For room topics.
+    pub room: usize,
+    /// For user topics.
+    pub user: usize,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Self { room: 1024, user: 64 }
+    }
+}
+
+/// The bus. Cheap to clone; clones share topics.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    topics: Mutex<HashMap<Topic, broadcast::Sender<Event>>>,
+    capacity: Capacity,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self::local(Capacity::default())
+    }
+}
+
+impl Bus {
+    /// An in-process bus.
+    pub fn local(capacity: Capacity) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                topics: Mutex::new(HashMap::new()),
+                capacity,
+            }),
+        }
+    }
+
+    /// Sends `event` to every current subscriber of `topic`. Never blocks; a topic nobody listens to costs
+    /// nothing.
+    pub fn publish(&self, topic: Topic, event: Event) {
+        let mut topics = self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = topics.get(&topic) {
+            if sender.send(event).is_err() {
+                // Every receiver is gone.
+                topics.remove(&topic);
+            }
+        }
+    }
+
+    /// Starts receiving the events published to `topic` from now on.
+    pub fn subscribe(&self, topic: Topic) -> Subscription {
+        let mut topics = self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let capacity = match topic {
+            Topic::Room(_) => self.inner.capacity.room,
+            Topic::User(_) => self.inner.capacity.user,
+        };
+        let receiver = topics
+            .entry(topic)
+            .or_insert_with(|| broadcast::channel(capacity).0)
+            .subscribe();
+        Subscription {
+            receiver: Some(receiver),
+            topic,
+            bus: self.inner.clone(),
+        }
+    }
+
+    /// How many topics have subscribers (for metrics and tests).
+    pub fn topic_count(&self) -> usize {
+        self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// A subscriber's end of a topic. Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: Option<broadcast::Receiver<Event>>,
+    topic: Topic,
+    bus: Arc<Inner>,
+}
+
+impl Subscription {
+    /// The topic.
+    pub fn topic(&self) -> Topic {
+        self.topic
+    }
+
+    /// The next event.
+    ///
+    /// # Errors
+    /// [`RecvError::Lagged`] with the number of events this subscriber missed (it stays subscribed and
+    /// continues with the oldest event still buffered); [`RecvError::Closed`] never happens while the bus
+    /// lives.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: an event is either returned or stays for the next call.
+    pub async fn recv(&mut self) -> Result<Event, RecvError> {
+        match &mut self.receiver {
+            Some(receiver) => receiver.recv().await,
+            None => Err(RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut topics = self.bus.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(self.receiver.take());
+        if topics.get(&self.topic).is_some_and(|s| s.receiver_count() == 0) {
+            topics.remove(&self.topic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn revoked() -> Event {
+        Event::SessionsRevoked { session: None }
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_what_is_published_after_they_subscribe() {
+        let bus = Bus::default();
+        let user = UserId::new();
+        bus.publish(Topic::User(user), revoked());
+        let mut sub = bus.subscribe(Topic::User(user));
+        bus.publish(Topic::User(user), Event::SessionsRevoked { session: Some(SessionId::new()) });
+        assert!(matches!(sub.recv().await, Ok(Event::SessionsRevoked { session: Some(_) })));
+    }
+
+    #[tokio::test]
+    async fn topics_are_separate() {
+        let bus = Bus::default();
+        let (a, b) = (UserId::new(), UserId::new());
+        let mut sub_a = bus.subscribe(Topic::User(a));
+        let _sub_b = bus.subscribe(Topic::User(b));
+        bus.publish(Topic::User(b), revoked());
+        bus.publish(Topic::User(a), Event::SessionsRevoked { session: Some(SessionId::new()) });
+        assert!(matches!(sub_a.recv().await, Ok(Event::SessionsRevoked { session: Some(_) })));
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_how_much_it_missed() {
+        let bus = Bus::local(Capacity { room: 4, user: 2 });
+        let user = UserId::new();
+        let mut sub = bus.subscribe(Topic::User(user));
+        for _ in 0..5 {
+            bus.publish(Topic::User(user), revoked());
+        }
+        assert!(matches!(sub.recv().await, Err(RecvError::Lagged(3))));
+        assert!(sub.recv().await.is_ok());
+    }
+
+    #[test]
+    fn topics_without_subscribers_are_forgotten() {
+        let bus = Bus::default();
+        let room = RoomId::new();
+        let first = bus.subscribe(Topic::Room(room));
+        let second = bus.subscribe(Topic::Room(room));
+        assert_eq!(bus.topic_count(), 1);
+        drop(first);
+        assert_eq!(bus.topic_count(), 1);
+        drop(second);
+        assert_eq!(bus.topic_count(), 0);
+    }
+}
