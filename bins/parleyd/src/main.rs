@@ -1,0 +1,171 @@
+//! `parleyd`, the Parley server. Reads its configuration (flags and `PARLEY_*` variables), prepares the data
+//! directory, the database and the JWT secret, and serves until SIGINT or SIGTERM.
+//!
+//! Every failure to start is reported as one line on stderr and a non-zero exit status: a person reading it
+//! should know what to fix.
+
+mod config;
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use clap::Parser as _;
+use config::{Config, LogFormat};
+use rand::RngCore as _;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    if let Err(e) = init_logging(&config) {
+        report(&e);
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            report(&anyhow::Error::new(e).context("cannot start the async runtime"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "parleyd stopped");
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the error and its causes on one line.
+fn report(e: &anyhow::Error) {
+    let _ = writeln!(std::io::stderr(), "parleyd: error: {e:#}");
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.log).with_context(|| format!("invalid --log filter {:?}", config.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let data_dir = match &config.data_dir {
+        Some(dir) => dir.clone(),
+        None => default_data_dir(),
+    };
+    fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+
+    let jwt_secret = match &config.jwt_secret {
+        Some(secret) if secret.len() < 32 => bail!("--jwt-secret must be at least 32 bytes long"),
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => stored_secret(&data_dir.join("jwt-secret"))?,
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+
+    let database_url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", data_dir.join("parley.db").display()),
+    };
+    let db_config = gateway::DbConfig {
+        url: database_url.clone(),
+        max_connections: config.db_max_connections,
+        acquire_timeout: config.db_acquire_timeout,
+    };
+    let db = gateway::Db::open(&db_config)
+        .await
+        .with_context(|| format!("cannot open the database {}", gateway::redact(&database_url)))?;
+
+    let mut app_config = gateway::Config::new(jwt_secret);
+    app_config.auth.access_token_ttl = config.access_token_ttl;
+    app_config.auth.refresh_token_ttl = config.refresh_token_ttl;
+    app_config.auth.throttle = gateway::ThrottleConfig {
+        per_account: config.login_max_failures,
+        per_address: config.login_max_failures_per_address,
+        per_account_any_address: config.login_max_failures_per_account,
+        window: config.login_throttle_window,
+    };
+    app_config.trust_forwarded_for = config.trust_forwarded_for;
+    app_config.shutdown_grace = config.shutdown_grace;
+    let app = gateway::App::new(db, app_config)?;
+
+    let address = listener.local_addr().context("cannot read the listening address")?;
+    tracing::info!(
+        %address,
+        data_dir = %data_dir.display(),
+        database = %gateway::redact(&database_url),
+        "parleyd listening"
+    );
+    gateway::serve(app, listener, shutdown_signal()).await?;
+    tracing::info!("parleyd stopped");
+    Ok(())
+}
+
+fn default_data_dir() -> PathBuf {
+    dirs::data_local_dir().map_or_else(|| PathBuf::from("parley-data"), |d| d.join("parley"))
+}
+
+/// The JWT secret kept in `path`, generated (256 random bits) on first start. The file is created with
+/// mode 0600 and never logged.
+fn stored_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let secret = text.trim();
+            if secret.len() < 32 {
+                bail!("{} holds a secret shorter than 32 bytes; delete it to generate a new one", path.display());
+            }
+            let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            if mode & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "JWT secret file is readable by others; chmod 600 it");
+            }
+            Ok(secret.as_bytes().to_vec())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "{secret}").with_context(|| format!("cannot write {}", path.display()))?;
+            file.sync_all().with_context(|| format!("cannot write {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a JWT secret");
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C will stop parleyd");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,22 @@
+//! Parley's gRPC edge: the `chat.v1` services as tonic services, plus health, reflection (v1 and v1alpha),
+//! grpc-web and CORS, all on one port.
+//!
+//! **Boundary:** this is the only library that knows tonic and the generated `api` types. It stays thin:
+//! each RPC converts its request, calls one domain function and converts the result. Business rules live
+//! in the domain crates; every domain error becomes a `tonic::Status` in one function ([`status`]).
+//!
+//! [`App`] wires one node's domain services together; [`serve`] runs them.
+
+mod app;
+mod convert;
+mod layer;
+mod server;
+mod services;
+mod status;
+
+pub use app::{App, Config, Error};
+pub use server::serve;
+
+// The binaries configure the domain crates through these, so that they depend on the gateway only.
+pub use auth::{AuthConfig, ThrottleConfig};
+pub use storage::{Backend, Db, DbConfig, redact};

@@ -1,0 +1,4 @@
+//! One module per `chat.v1` service. Each RPC converts its request, calls one domain function and converts
+//! the result; nothing else.
+
+pub(crate) mod auth;
