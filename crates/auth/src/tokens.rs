@@ -22,6 +22,9 @@ struct Claims {
     iat: i64,
     /// The session id.
     sid: String,
+    /// Unique per token, so that no two tokens are alike even within one second. Not required on input.
+    #[serde(default)]
+    jti: String,
 }
 
 /// Why an access token was refused.
@@ -83,6 +86,11 @@ impl Keys {
             exp: expires_at.0.div_euclid(1000),
             iat: now.0.div_euclid(1000),
             sid: session.to_string(),
+            jti: {
+                let mut id = [0u8; 12];
+                rand::rng().fill_bytes(&mut id);
+                URL_SAFE_NO_PAD.encode(id)
+            },
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());

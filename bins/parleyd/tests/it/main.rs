@@ -1,0 +1,8 @@
+//! End-to-end tests: a real parleyd (in-process, on a free loopback port, or the built binary) on a fresh
+//! database, driven over real gRPC. Every test that touches storage runs on SQLite and on MySQL (see
+//! `testkit`).
+
+mod support;
+
+mod auth;
+mod server;

@@ -1,0 +1,1 @@
+//! parleyd as a process: starting with no configuration, restarting, and refusing bad configuration.
