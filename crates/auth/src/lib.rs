@@ -293,7 +293,7 @@ impl Auth {
         let user = NewUser {
             id: UserId::new(),
             username: r.username,
-            username_key: &validate::username_key(r.username),
+            username_key: &types::text::username_key(r.username),
             email: r.email,
             email_key: &validate::email_key(r.email),
             display_name,

@@ -13,8 +13,10 @@
 mod codes;
 mod db;
 mod error;
+pub mod rooms;
 pub mod schema;
 pub mod sessions;
+pub mod timeline;
 pub mod users;
 
 pub use db::{Backend, Conn, Db, DbConfig, redact};

@@ -7,6 +7,7 @@
 mod error;
 mod id;
 mod model;
+pub mod text;
 mod time;
 
 pub use error::{DomainError, ErrorCode, FieldViolation};

@@ -1,0 +1,335 @@
+//! Rooms' timelines: the `messages` table, numbered per room by `seq`.
+//!
+//! **Invariant:** within a room, seq is 1, 2, 3… with no gaps and no repeats. Every append happens in a
+//! transaction that first locks the room's row (MySQL: the row lock; SQLite: the single writer), reads
+//! `rooms.last_seq`, writes the entries with the next numbers and stores the new `last_seq`, so concurrent
+//! appends (on any node) queue on the lock and a rolled-back append leaves no hole.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use types::{Entry, EntryId, EntryKind, Millis, Role, RoomId, Subject, UserId};
+
+use crate::codes;
+use crate::db::{Conn, for_each_backend, run};
+use crate::error::{Error, Result};
+use crate::schema::{messages, rooms, users};
+
+/// An entry to append; its seq, id and time are assigned when it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// What it records.
+    pub kind: EntryKind,
+    /// Who sent it or made the change.
+    pub sender_id: UserId,
+    /// For membership entries: whom it is about, and their role after the change.
+    pub subject: Option<(UserId, Option<Role>)>,
+    /// Text of a text entry.
+    pub body: String,
+    /// Idempotency key of a text entry.
+    pub client_message_id: Option<String>,
+}
+
+impl NewEntry {
+    /// A membership entry.
+    pub fn membership(kind: EntryKind, sender_id: UserId, subject: UserId, role: Option<Role>) -> Self {
+        Self { kind, sender_id, subject: Some((subject, role)), body: String::new(), client_message_id: None }
+    }
+}
+
+/// Which page of a timeline to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The newest entries.
+    Latest,
+    /// Entries with seq below this.
+    Before(i64),
+    /// Entries with seq above this.
+    After(i64),
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub(crate) struct EntryRow {
+    room_id: Vec<u8>,
+    seq: i64,
+    id: Vec<u8>,
+    kind: i16,
+    sender_id: Vec<u8>,
+    subject_id: Option<Vec<u8>>,
+    subject_role: Option<i16>,
+    body: String,
+    client_message_id: Option<String>,
+    created_at: i64,
+}
+
+impl EntryRow {
+    fn user_ids(&self) -> Result<Vec<UserId>> {
+        let mut ids = vec![UserId::from_slice(&self.sender_id)?];
+        if let Some(subject) = &self.subject_id {
+            ids.push(UserId::from_slice(subject)?);
+        }
+        Ok(ids)
+    }
+
+    fn into_entry(self, names: &HashMap<UserId, String>) -> Result<Entry> {
+        let name = |id: &UserId| names.get(id).cloned().unwrap_or_default();
+        let sender_id = UserId::from_slice(&self.sender_id)?;
+        let subject = match self.subject_id {
+            Some(id) => {
+                let user_id = UserId::from_slice(&id)?;
+                Some(Subject {
+                    username: name(&user_id),
+                    user_id,
+                    role: self.subject_role.map(codes::to_role).transpose()?,
+                })
+            }
+            None => None,
+        };
+        Ok(Entry {
+            id: EntryId::from_slice(&self.id)?,
+            room_id: RoomId::from_slice(&self.room_id)?,
+            seq: self.seq,
+            kind: codes::to_entry_kind(self.kind)?,
+            sender_username: name(&sender_id),
+            sender_id,
+            subject,
+            body: self.body,
+            client_message_id: self.client_message_id,
+            created_at: Millis(self.created_at),
+        })
+    }
+}
+
+#[derive(Insertable, Clone)]
+#[diesel(table_name = messages)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct NewEntryRow {
+    room_id: Vec<u8>,
+    seq: i64,
+    id: Vec<u8>,
+    kind: i16,
+    sender_id: Vec<u8>,
+    subject_id: Option<Vec<u8>>,
+    subject_role: Option<i16>,
+    body: String,
+    client_message_id: Option<String>,
+    created_at: i64,
+}
+
+/// Inserting many rows at once: the one place where the backends need different code. MySQL takes one
+/// multi-row INSERT; diesel-async cannot build that for SQLite, so there diesel's own batch insert (one
+/// prepared statement per row, no round trips) runs on the connection's blocking thread.
+pub(crate) trait InsertRows {
+    async fn insert_rows(&mut self, rows: Vec<NewEntryRow>) -> Result<()>;
+}
+
+impl InsertRows for diesel_async::AsyncMysqlConnection {
+    async fn insert_rows(&mut self, rows: Vec<NewEntryRow>) -> Result<()> {
+        diesel::insert_into(messages::table).values(&rows).execute(self).await?;
+        Ok(())
+    }
+}
+
+impl InsertRows for crate::db::SqliteConn {
+    async fn insert_rows(&mut self, rows: Vec<NewEntryRow>) -> Result<()> {
+        self.spawn_blocking(move |conn| diesel::RunQueryDsl::execute(diesel::insert_into(messages::table).values(&rows), conn))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Helpers that every timeline-writing transaction uses.
+pub(crate) trait TimelineTx {
+    /// Locks the room's row until the transaction ends and returns its `last_seq`, or `None` if there is no
+    /// such room.
+    async fn lock_room(&mut self, room: RoomId) -> Result<Option<i64>>;
+
+    /// Stores `entries` after `last_seq` (read under [`TimelineTx::lock_room`] in this transaction), moves
+    /// `last_seq` and `member_count` on, and returns the stored entries.
+    async fn append(
+        &mut self,
+        room: RoomId,
+        last_seq: i64,
+        entries: &[NewEntry],
+        member_delta: i64,
+        now: Millis,
+    ) -> Result<Vec<Entry>>;
+
+    /// Usernames of these users.
+    async fn usernames(&mut self, ids: &[UserId]) -> Result<HashMap<UserId, String>>;
+
+    /// Turns rows into entries, with usernames.
+    async fn entries(&mut self, rows: Vec<EntryRow>) -> Result<Vec<Entry>>;
+}
+
+for_each_backend!(impl TimelineTx {
+    async fn lock_room(&mut self, room: RoomId) -> Result<Option<i64>> {
+        let key = room.as_bytes().as_slice();
+        // A write that changes nothing still takes the row's exclusive lock (InnoDB), and makes SQLite's
+        // transaction a write transaction from its first statement.
+        diesel::update(rooms::table.find(key)).set(rooms::last_seq.eq(rooms::last_seq)).execute(self).await?;
+        Ok(rooms::table.find(key).select(rooms::last_seq).first(self).await.optional()?)
+    }
+
+    async fn append(
+        &mut self,
+        room: RoomId,
+        last_seq: i64,
+        entries: &[NewEntry],
+        member_delta: i64,
+        now: Millis,
+    ) -> Result<Vec<Entry>> {
+        let room_key = room.as_bytes().as_slice();
+        let count = i64::try_from(entries.len()).map_err(|_| Error::Corrupt("too many entries".into()))?;
+        let entry_ids: Vec<EntryId> = entries.iter().map(|_| EntryId::new()).collect();
+        let rows: Vec<NewEntryRow> = entries
+            .iter()
+            .zip(1..)
+            .zip(&entry_ids)
+            .map(|((e, offset), id)| NewEntryRow {
+                room_id: room_key.to_vec(),
+                seq: last_seq + offset,
+                id: id.to_vec(),
+                kind: codes::entry_kind(e.kind),
+                sender_id: e.sender_id.to_vec(),
+                subject_id: e.subject.map(|(id, _)| id.to_vec()),
+                subject_role: e.subject.and_then(|(_, role)| role).map(codes::role),
+                body: e.body.clone(),
+                client_message_id: e.client_message_id.clone(),
+                created_at: now.0,
+            })
+            .collect();
+        if !rows.is_empty() {
+            self.insert_rows(rows).await?;
+        }
+        diesel::update(rooms::table.find(room_key))
+            .set((rooms::last_seq.eq(last_seq + count), rooms::member_count.eq(rooms::member_count + member_delta)))
+            .execute(self)
+            .await?;
+        let mut ids: Vec<UserId> = entries.iter().map(|e| e.sender_id).collect();
+        ids.extend(entries.iter().filter_map(|e| e.subject.map(|(id, _)| id)));
+        let names = self.usernames(&ids).await?;
+        let name = |id: &UserId| names.get(id).cloned().unwrap_or_default();
+        Ok(entry_ids
+            .into_iter()
+            .zip(entries)
+            .zip(1..)
+            .map(|((id, e), offset)| {
+                Ok(Entry {
+                    id,
+                    room_id: room,
+                    seq: last_seq + offset,
+                    kind: e.kind,
+                    sender_id: e.sender_id,
+                    sender_username: name(&e.sender_id),
+                    subject: e.subject.map(|(user_id, role)| Subject { username: name(&user_id), user_id, role }),
+                    body: e.body.clone(),
+                    client_message_id: e.client_message_id.clone(),
+                    created_at: now,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?)
+    }
+
+    async fn usernames(&mut self, ids: &[UserId]) -> Result<HashMap<UserId, String>> {
+        let mut keys: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(Vec<u8>, String)> = users::table
+            .filter(users::id.eq_any(&keys))
+            .select((users::id, users::username))
+            .load(self)
+            .await?;
+        rows.into_iter().map(|(id, name)| Ok((UserId::from_slice(&id)?, name))).collect()
+    }
+
+    async fn entries(&mut self, rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
+        let mut ids = Vec::with_capacity(rows.len() * 2);
+        for row in &rows {
+            ids.extend(row.user_ids()?);
+        }
+        let names = self.usernames(&ids).await?;
+        rows.into_iter().map(|row| row.into_entry(&names)).collect()
+    }
+});
+
+/// One page of a room's timeline in ascending seq, and whether more lie beyond it in the direction asked.
+///
+/// # Errors
+/// Database errors only.
+pub async fn page(conn: &mut Conn, room: RoomId, page: Page, limit: usize) -> Result<(Vec<Entry>, bool)> {
+    let key = room.as_bytes().as_slice();
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    run!(conn, |c| {
+        let base = messages::table.filter(messages::room_id.eq(key)).select(EntryRow::as_select());
+        let mut rows: Vec<EntryRow> = match page {
+            Page::Latest => base.order(messages::seq.desc()).limit(fetch).load(c).await?,
+            Page::Before(seq) => base.filter(messages::seq.lt(seq)).order(messages::seq.desc()).limit(fetch).load(c).await?,
+            Page::After(seq) => base.filter(messages::seq.gt(seq)).order(messages::seq.asc()).limit(fetch).load(c).await?,
+        };
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        if !matches!(page, Page::After(_)) {
+            rows.reverse();
+        }
+        Ok((c.entries(rows).await?, has_more))
+    })
+}
+
+/// The entries with `after < seq <= up_to`, at most `limit` of them, ascending.
+///
+/// # Errors
+/// Database errors only.
+pub async fn range(conn: &mut Conn, room: RoomId, after: i64, up_to: i64, limit: usize) -> Result<Vec<Entry>> {
+    let key = room.as_bytes().as_slice();
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    run!(conn, |c| {
+        let rows: Vec<EntryRow> = messages::table
+            .filter(messages::room_id.eq(key))
+            .filter(messages::seq.gt(after))
+            .filter(messages::seq.le(up_to))
+            .order(messages::seq.asc())
+            .limit(limit)
+            .select(EntryRow::as_select())
+            .load(c)
+            .await?;
+        c.entries(rows).await
+    })
+}
+
+/// The newest seq of each of these rooms (rooms that do not exist are left out).
+///
+/// # Errors
+/// Database errors only.
+pub async fn last_seqs(conn: &mut Conn, rooms: &[RoomId]) -> Result<Vec<(RoomId, i64)>> {
+    if rooms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<&[u8]> = rooms.iter().map(|r| r.as_bytes().as_slice()).collect();
+    let rows: Vec<(Vec<u8>, i64)> = run!(conn, |c| rooms::table
+        .filter(rooms::id.eq_any(&keys))
+        .select((rooms::id, rooms::last_seq))
+        .load(c)
+        .await)?;
+    rows.into_iter().map(|(id, seq)| Ok((RoomId::from_slice(&id)?, seq))).collect()
+}
+
+/// Appends a single entry in its own transaction (used by tests and tools; the send path batches).
+///
+/// # Errors
+/// [`Error::NotFound`] when the room does not exist.
+pub async fn append_one(conn: &mut Conn, room: RoomId, entry: &NewEntry) -> Result<Entry> {
+    let now = Millis::now();
+    let mut stored = run!(conn, |c| c
+        .transaction::<_, Error, _>(async |tx| {
+            let last = tx.lock_room(room).await?.ok_or(Error::NotFound("room"))?;
+            tx.append(room, last, std::slice::from_ref(entry), 0, now).await
+        })
+        .await)?;
+    stored.pop().ok_or(Error::Corrupt("append stored nothing".into()))
+}
