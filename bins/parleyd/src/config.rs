@@ -75,6 +75,14 @@ pub struct Config {
     #[arg(long, env = "PARLEY_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
+    /// How long a user stays online after their last stream closes (so a quick reconnect does not flap).
+    #[arg(long, env = "PARLEY_PRESENCE_GRACE", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub presence_grace: Duration,
+
+    /// A Subscribe stream idle for this long gets a heartbeat (keeps proxies from closing it).
+    #[arg(long, env = "PARLEY_HEARTBEAT_INTERVAL", value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
+
     /// How long open streams and calls get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "PARLEY_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

@@ -100,6 +100,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         window: config.login_throttle_window,
     };
     app_config.trust_forwarded_for = config.trust_forwarded_for;
+    app_config.presence_grace = config.presence_grace;
+    app_config.messaging.heartbeat_interval = config.heartbeat_interval;
     app_config.shutdown_grace = config.shutdown_grace;
     let app = gateway::App::new(db, app_config)?;
 

@@ -12,9 +12,14 @@
 //! [`Bus`] API: publish sends to the transport as well, and events from other nodes are published locally.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 
+use futures::Stream;
 use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use types::{Entry, Millis, PresenceStatus, RoomId, SessionId, User, UserId};
 
 pub use tokio::sync::broadcast::error::RecvError;
@@ -164,10 +169,22 @@ impl Bus {
             .or_insert_with(|| broadcast::channel(capacity).0)
             .subscribe();
         Subscription {
-            receiver: Some(receiver),
+            receiver: Some(BroadcastStream::new(receiver)),
             topic,
             bus: self.inner.clone(),
         }
+    }
+
+    /// The rooms that have subscribers on this node.
+    pub fn room_topics(&self) -> Vec<RoomId> {
+        let topics = self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        topics
+            .keys()
+            .filter_map(|t| match t {
+                Topic::Room(room) => Some(*room),
+                Topic::User(_) => None,
+            })
+            .collect()
     }
 
     /// How many topics have subscribers (for metrics and tests).
@@ -176,10 +193,11 @@ impl Bus {
     }
 }
 
-/// A subscriber's end of a topic. Dropping it unsubscribes.
+/// A subscriber's end of a topic. Dropping it unsubscribes. It is also a [`Stream`] of what
+/// [`Subscription::recv`] returns (ending only if the bus is gone).
 #[derive(Debug)]
 pub struct Subscription {
-    receiver: Option<broadcast::Receiver<Event>>,
+    receiver: Option<BroadcastStream<Event>>,
     topic: Topic,
     bus: Arc<Inner>,
 }
@@ -200,10 +218,20 @@ impl Subscription {
     /// # Cancel safety
     /// Cancel safe: an event is either returned or stays for the next call.
     pub async fn recv(&mut self) -> Result<Event, RecvError> {
-        match &mut self.receiver {
-            Some(receiver) => receiver.recv().await,
-            None => Err(RecvError::Closed),
-        }
+        futures::StreamExt::next(self).await.unwrap_or(Err(RecvError::Closed))
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Result<Event, RecvError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let Some(receiver) = self.receiver.as_mut() else {
+            return Poll::Ready(None);
+        };
+        Pin::new(receiver).poll_next(cx).map(|item| {
+            item.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| RecvError::Lagged(n)))
+        })
     }
 }
 

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use auth::{Auth, AuthConfig};
 use bus::Bus;
+use messaging::{Messaging, MessagingConfig};
+use presence::{LocalStore, Presence};
+use rooms::Rooms;
 use storage::Db;
 use tokio_util::sync::CancellationToken;
 
@@ -13,10 +16,16 @@ use tokio_util::sync::CancellationToken;
 pub struct Config {
     /// Accounts and tokens.
     pub auth: AuthConfig,
+    /// Sending and subscriptions.
+    pub messaging: MessagingConfig,
+    /// How long a user stays online after their last stream closes.
+    pub presence_grace: Duration,
     /// Take the client's address from `x-forwarded-for` (only behind a proxy that sets it, e.g. Envoy).
     pub trust_forwarded_for: bool,
     /// How long open streams and calls get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How long ended sessions are kept (so that reuse of their refresh tokens is still recognised).
+    pub keep_ended_sessions: Duration,
 }
 
 impl Config {
@@ -24,8 +33,11 @@ impl Config {
     pub fn new(jwt_secret: Vec<u8>) -> Self {
         Self {
             auth: AuthConfig::new(jwt_secret),
+            messaging: MessagingConfig::default(),
+            presence_grace: Duration::from_secs(5),
             trust_forwarded_for: false,
             shutdown_grace: Duration::from_secs(10),
+            keep_ended_sessions: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -48,29 +60,46 @@ pub enum Error {
 #[derive(Debug, Clone)]
 pub struct App {
     pub(crate) auth: Arc<Auth>,
+    pub(crate) rooms: Rooms,
+    pub(crate) messaging: Messaging,
+    pub(crate) presence: Presence,
     pub(crate) config: Config,
-    /// Cancelled when the node shuts down; long-lived streams end when it is.
+    /// Cancelled when the node shuts down; long-lived streams and background tasks end when it is.
     pub(crate) stopping: CancellationToken,
-    #[allow(dead_code)]
-    pub(crate) db: Db,
-    #[allow(dead_code)]
-    pub(crate) bus: Bus,
 }
 
 impl App {
-    /// Builds the services of a node on `db`.
+    /// Builds the services of a node on `db` and starts their background tasks. Must be called within a
+    /// Tokio runtime.
     ///
     /// # Errors
     /// [`Error::Config`] when a setting is unusable (e.g. a short JWT secret).
     pub fn new(db: Db, config: Config) -> Result<Self, Error> {
         let bus = Bus::default();
-        let auth = Auth::new(db.clone(), bus.clone(), config.auth.clone()).map_err(|e| Error::Config(e.to_string()))?;
-        Ok(Self {
-            auth: Arc::new(auth),
-            config,
-            stopping: CancellationToken::new(),
-            db,
-            bus,
-        })
+        let stopping = CancellationToken::new();
+        let auth = Arc::new(Auth::new(db.clone(), bus.clone(), config.auth.clone()).map_err(|e| Error::Config(e.to_string()))?);
+        let rooms = Rooms::new(db.clone(), bus.clone());
+        let presence = Presence::new(db.clone(), bus.clone(), rooms.clone(), Arc::new(LocalStore::default()), config.presence_grace);
+        let messaging = Messaging::new(db, bus, rooms.clone(), auth.clone(), config.messaging.clone(), stopping.clone());
+        spawn_session_purge(auth.clone(), config.keep_ended_sessions, stopping.clone());
+        Ok(Self { auth, rooms, messaging, presence, config, stopping })
     }
+}
+
+/// Deletes long-ended sessions once an hour.
+fn spawn_session_purge(auth: Arc<Auth>, keep: Duration, stopping: CancellationToken) {
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = hourly.tick() => {}
+            }
+            match auth.purge_ended_sessions(keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+                Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+            }
+        }
+    });
 }

@@ -2,7 +2,7 @@
 //! what the wire format leaves open (id syntax, enum values); the rules live in the domain crates.
 
 use api::v1;
-use types::{Millis, UserId};
+use types::{Entry, EntryKind, Member, Millis, PresenceStatus, Role, RoomId, RoomKind, UserId, Visibility};
 
 use crate::status::invalid;
 
@@ -42,7 +42,152 @@ pub(crate) fn id<T: std::str::FromStr>(field: &'static str, value: &str) -> Resu
     value.parse().map_err(|_| invalid(field, "is not a valid id"))
 }
 
-#[allow(dead_code)]
+/// Parses a room id field and records it on the request's span.
+pub(crate) fn room_id(field: &'static str, value: &str) -> Result<RoomId, tonic::Status> {
+    let room: RoomId = id(field, value)?;
+    tracing::Span::current().record("room_id", tracing::field::display(room));
+    Ok(room)
+}
+
 pub(crate) fn user_id(field: &'static str, value: &str) -> Result<UserId, tonic::Status> {
     id(field, value)
+}
+
+pub(crate) fn visibility(field: &'static str, value: i32) -> Result<Option<Visibility>, tonic::Status> {
+    match v1::Visibility::try_from(value) {
+        Ok(v1::Visibility::Unspecified) => Ok(None),
+        Ok(v1::Visibility::Public) => Ok(Some(Visibility::Public)),
+        Ok(v1::Visibility::Private) => Ok(Some(Visibility::Private)),
+        Err(_) => Err(invalid(field, format!("unknown value {value}"))),
+    }
+}
+
+pub(crate) fn role(field: &'static str, value: i32) -> Result<Option<Role>, tonic::Status> {
+    match v1::Role::try_from(value) {
+        Ok(v1::Role::Unspecified) => Ok(None),
+        Ok(v1::Role::Owner) => Ok(Some(Role::Owner)),
+        Ok(v1::Role::Admin) => Ok(Some(Role::Admin)),
+        Ok(v1::Role::Member) => Ok(Some(Role::Member)),
+        Err(_) => Err(invalid(field, format!("unknown value {value}"))),
+    }
+}
+
+pub(crate) fn to_role(role: Option<Role>) -> v1::Role {
+    match role {
+        None => v1::Role::Unspecified,
+        Some(Role::Owner) => v1::Role::Owner,
+        Some(Role::Admin) => v1::Role::Admin,
+        Some(Role::Member) => v1::Role::Member,
+    }
+}
+
+pub(crate) fn room(view: &rooms::RoomView) -> v1::Room {
+    let r = &view.room;
+    v1::Room {
+        id: r.id.to_string(),
+        name: r.name.clone(),
+        topic: r.topic.clone(),
+        visibility: match r.visibility {
+            Visibility::Public => v1::Visibility::Public,
+            Visibility::Private => v1::Visibility::Private,
+        }
+        .into(),
+        owner_id: r.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+        created_at: Some(timestamp(r.created_at)),
+        member_count: r.member_count,
+        last_seq: r.last_seq,
+        kind: match r.kind {
+            RoomKind::Group => v1::RoomKind::Group,
+            RoomKind::Direct => v1::RoomKind::Direct,
+        }
+        .into(),
+        caller_role: to_role(view.caller_role).into(),
+        direct_peer: view.direct_peer.as_ref().map(user),
+    }
+}
+
+pub(crate) fn presence_status(status: PresenceStatus) -> v1::PresenceStatus {
+    match status {
+        PresenceStatus::Online => v1::PresenceStatus::Online,
+        PresenceStatus::Away => v1::PresenceStatus::Away,
+        PresenceStatus::Offline => v1::PresenceStatus::Offline,
+    }
+}
+
+pub(crate) fn member(m: &Member, status: PresenceStatus) -> v1::Member {
+    v1::Member {
+        user: Some(user(&m.user)),
+        role: to_role(Some(m.role)).into(),
+        joined_at: Some(timestamp(m.joined_at)),
+        presence: presence_status(status).into(),
+    }
+}
+
+pub(crate) fn message(e: &Entry) -> v1::Message {
+    v1::Message {
+        id: e.id.to_string(),
+        room_id: e.room_id.to_string(),
+        seq: e.seq,
+        sender_id: e.sender_id.to_string(),
+        sender_username: e.sender_username.clone(),
+        body: e.body.clone(),
+        client_message_id: e.client_message_id.clone().unwrap_or_default(),
+        created_at: Some(timestamp(e.created_at)),
+        kind: match e.kind {
+            EntryKind::Text => v1::MessageKind::Text,
+            EntryKind::MemberJoined => v1::MessageKind::MemberJoined,
+            EntryKind::MemberLeft => v1::MessageKind::MemberLeft,
+            EntryKind::MemberInvited => v1::MessageKind::MemberInvited,
+            EntryKind::MemberRemoved => v1::MessageKind::MemberRemoved,
+            EntryKind::MemberRoleChanged => v1::MessageKind::MemberRoleChanged,
+        }
+        .into(),
+        member: e.subject.as_ref().map(|s| v1::MemberChange {
+            user_id: s.user_id.to_string(),
+            username: s.username.clone(),
+            role: to_role(s.role).into(),
+        }),
+    }
+}
+
+pub(crate) fn user_presence(user: &types::User, status: PresenceStatus, last_seen_at: Option<Millis>) -> v1::UserPresence {
+    v1::UserPresence {
+        user: Some(self::user(user)),
+        status: presence_status(status).into(),
+        last_seen_at: last_seen_at.map(timestamp),
+    }
+}
+
+pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeResponse {
+    use messaging::StreamEvent as E;
+    use v1::subscribe_response::Event;
+    let event = match event {
+        E::Ready(rooms) => Event::Ready(v1::SubscriptionReady {
+            rooms: rooms
+                .into_iter()
+                .map(|(room, after)| v1::RoomCursor { room_id: room.to_string(), after_seq: after })
+                .collect(),
+        }),
+        E::Entry(entry) => Event::Message(message(&entry)),
+        E::Presence(change) => Event::PresenceChanged(v1::PresenceChanged {
+            presence: Some(user_presence(&change.user, change.status, change.last_seen_at)),
+        }),
+        E::Heartbeat(at) => Event::Heartbeat(v1::Heartbeat { server_time: Some(timestamp(at)) }),
+        E::RoomAdded { room: view, after_seq } => Event::RoomAdded(v1::RoomAdded { room: Some(room(&view)), after_seq }),
+        E::RoomRemoved { room_id, reason, last_seq } => Event::RoomRemoved(v1::RoomRemoved {
+            room_id: room_id.to_string(),
+            reason: match reason {
+                bus::Departure::Left => v1::RoomRemovedReason::Left,
+                bus::Departure::Removed => v1::RoomRemovedReason::Removed,
+            }
+            .into(),
+            last_seq,
+        }),
+        E::Invited { room: view, by } => Event::InvitationReceived(v1::InvitationReceived {
+            room: Some(room(&view)),
+            inviter_id: by.id.to_string(),
+            inviter_username: by.username,
+        }),
+    };
+    v1::SubscribeResponse { event: Some(event) }
 }

@@ -19,4 +19,5 @@ pub use server::serve;
 
 // The binaries configure the domain crates through these, so that they depend on the gateway only.
 pub use auth::{AuthConfig, ThrottleConfig};
+pub use messaging::MessagingConfig;
 pub use storage::{Backend, Db, DbConfig, redact};

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use api::v1::auth_service_server::AuthServiceServer;
+use api::v1::message_service_server::MessageServiceServer;
+use api::v1::presence_service_server::PresenceServiceServer;
+use api::v1::room_service_server::RoomServiceServer;
 use http::header::HeaderName;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -12,6 +15,9 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use crate::app::{App, Error};
 use crate::layer::AuthLayer;
 use crate::services::auth::AuthApi;
+use crate::services::messages::MessagesApi;
+use crate::services::presence::PresenceApi;
+use crate::services::rooms::RoomsApi;
 
 fn cors() -> CorsLayer {
     // Browsers call from the web app's origin, which may differ from the API's. Credentials travel in the
@@ -40,6 +46,9 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
+    health.set_serving::<RoomServiceServer<RoomsApi>>().await;
+    health.set_serving::<MessageServiceServer<MessagesApi>>().await;
+    health.set_serving::<PresenceServiceServer<PresenceApi>>().await;
 
     // Each reflection service describes itself; each also gets the other's descriptors so that both list
     // everything. google.rpc's descriptors let grpcurl print BadRequest and RetryInfo details.
@@ -54,6 +63,9 @@ pub async fn serve(
     let reflection_v1alpha = reflection(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET).build_v1alpha()?;
 
     let auth = AuthApi { auth: app.auth.clone(), trust_forwarded_for: app.config.trust_forwarded_for };
+    let rooms = RoomsApi { rooms: app.rooms.clone(), presence: app.presence.clone() };
+    let messages = MessagesApi { messaging: app.messaging.clone(), presence: app.presence.clone() };
+    let presence = PresenceApi { presence: app.presence.clone() };
 
     let router = Server::builder()
         .accept_http1(true)
@@ -65,7 +77,10 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AuthServiceServer::new(auth));
+        .add_service(AuthServiceServer::new(auth))
+        .add_service(RoomServiceServer::new(rooms))
+        .add_service(MessageServiceServer::new(messages))
+        .add_service(PresenceServiceServer::new(presence));
 
     let stopping = app.stopping.clone();
     let signal = {
@@ -73,7 +88,12 @@ pub async fn serve(
         async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections; ending open streams");
+            // Load balancers stop sending new work here.
+            health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
             health.set_not_serving::<AuthServiceServer<AuthApi>>().await;
+            health.set_not_serving::<RoomServiceServer<RoomsApi>>().await;
+            health.set_not_serving::<MessageServiceServer<MessagesApi>>().await;
+            health.set_not_serving::<PresenceServiceServer<PresenceApi>>().await;
             stopping.cancel();
         }
     };

@@ -333,3 +333,141 @@ pub async fn append_one(conn: &mut Conn, room: RoomId, entry: &NewEntry) -> Resu
         .await)?;
     stored.pop().ok_or(Error::Corrupt("append stored nothing".into()))
 }
+
+/// A text message to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The sender.
+    pub sender_id: UserId,
+    /// The text.
+    pub body: String,
+    /// The sender's idempotency key.
+    pub client_message_id: String,
+}
+
+/// What became of one [`Draft`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now.
+    Stored(Entry),
+    /// The sender had sent this `client_message_id` to this room before: the original entry.
+    Duplicate(Entry),
+    /// The sender is not a member of the room.
+    NotMember,
+    /// The room does not exist.
+    NoRoom,
+}
+
+/// Appends text messages to several rooms in one transaction (group commit), and reports what became of
+/// each draft, in the order given. For each room, under its lock: drafts from non-members are refused, a
+/// draft whose (sender, `client_message_id`) is stored already (or repeated within the batch) yields the
+/// original entry, and the rest are stored with the next seqs. Rooms are locked in the order given; callers
+/// pass them sorted by id so that concurrent batches cannot deadlock.
+///
+/// # Errors
+/// Database errors; the whole batch is then rolled back and nothing is stored.
+pub async fn append_messages(conn: &mut Conn, batch: &[(RoomId, Vec<Draft>)], now: Millis) -> Result<Vec<Vec<Appended>>> {
+    run!(conn, |c| c
+        .transaction::<_, Error, _>(async |tx| {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (room, drafts) in batch {
+                outcomes.push(tx.append_drafts(*room, drafts, now).await?);
+            }
+            Ok(outcomes)
+        })
+        .await)
+}
+
+/// The stored text entry a sender sent with this idempotency key, if any.
+///
+/// # Errors
+/// Database errors only.
+pub async fn find_by_client_id(conn: &mut Conn, room: RoomId, sender: UserId, client_message_id: &str) -> Result<Option<Entry>> {
+    run!(conn, |c| {
+        let row: Option<EntryRow> = messages::table
+            .filter(messages::room_id.eq(room.as_bytes().as_slice()))
+            .filter(messages::sender_id.eq(sender.as_bytes().as_slice()))
+            .filter(messages::client_message_id.eq(client_message_id))
+            .select(EntryRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        Ok(c.entries(row.into_iter().collect()).await?.pop())
+    })
+}
+
+pub(crate) trait DraftTx {
+    async fn append_drafts(&mut self, room: RoomId, drafts: &[Draft], now: Millis) -> Result<Vec<Appended>>;
+}
+
+for_each_backend!(impl DraftTx {
+    async fn append_drafts(&mut self, room: RoomId, drafts: &[Draft], now: Millis) -> Result<Vec<Appended>> {
+        use crate::schema::memberships;
+        let Some(last) = self.lock_room(room).await? else {
+            return Ok(drafts.iter().map(|_| Appended::NoRoom).collect());
+        };
+        let key = room.as_bytes().as_slice();
+        let senders: Vec<&[u8]> = drafts.iter().map(|d| d.sender_id.as_bytes().as_slice()).collect();
+        let members: Vec<Vec<u8>> = memberships::table
+            .filter(memberships::room_id.eq(key))
+            .filter(memberships::user_id.eq_any(&senders))
+            .select(memberships::user_id)
+            .load(self)
+            .await?;
+        let members: Vec<UserId> = members.iter().map(|m| UserId::from_slice(m)).collect::<Result<_, _>>()?;
+        let keys: Vec<&str> = drafts.iter().map(|d| d.client_message_id.as_str()).collect();
+        let rows: Vec<EntryRow> = messages::table
+            .filter(messages::room_id.eq(key))
+            .filter(messages::client_message_id.eq_any(&keys))
+            .select(EntryRow::as_select())
+            .load(self)
+            .await?;
+        let mut stored: HashMap<(UserId, String), Entry> = HashMap::new();
+        for entry in self.entries(rows).await? {
+            if let Some(cmid) = entry.client_message_id.clone() {
+                stored.insert((entry.sender_id, cmid), entry);
+            }
+        }
+
+        // Decide each draft: refused, a repeat of something stored, a repeat within this batch, or new.
+        enum Plan {
+            Done(Appended),
+            New(usize),
+            SameAs(usize),
+        }
+        let mut fresh: Vec<NewEntry> = Vec::new();
+        let mut first_in_batch: HashMap<(UserId, &str), usize> = HashMap::new();
+        let plans: Vec<Plan> = drafts
+            .iter()
+            .map(|d| {
+                if !members.contains(&d.sender_id) {
+                    return Plan::Done(Appended::NotMember);
+                }
+                if let Some(entry) = stored.get(&(d.sender_id, d.client_message_id.clone())) {
+                    return Plan::Done(Appended::Duplicate(entry.clone()));
+                }
+                if let Some(&i) = first_in_batch.get(&(d.sender_id, d.client_message_id.as_str())) {
+                    return Plan::SameAs(i);
+                }
+                first_in_batch.insert((d.sender_id, d.client_message_id.as_str()), fresh.len());
+                fresh.push(NewEntry {
+                    kind: EntryKind::Text,
+                    sender_id: d.sender_id,
+                    subject: None,
+                    body: d.body.clone(),
+                    client_message_id: Some(d.client_message_id.clone()),
+                });
+                Plan::New(fresh.len() - 1)
+            })
+            .collect();
+        let appended = if fresh.is_empty() { Vec::new() } else { self.append(room, last, &fresh, 0, now).await? };
+        Ok(plans
+            .into_iter()
+            .map(|plan| match plan {
+                Plan::Done(outcome) => outcome,
+                Plan::New(i) => Appended::Stored(appended[i].clone()),
+                Plan::SameAs(i) => Appended::Duplicate(appended[i].clone()),
+            })
+            .collect())
+    }
+});

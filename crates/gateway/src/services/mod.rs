@@ -2,3 +2,6 @@
 //! the result; nothing else.
 
 pub(crate) mod auth;
+pub(crate) mod messages;
+pub(crate) mod presence;
+pub(crate) mod rooms;

@@ -1,0 +1,73 @@
+//! `chat.v1.MessageService`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use api::v1::message_service_server::MessageService;
+use api::v1::*;
+use futures::Stream;
+use messaging::{Messaging, Subscription};
+use presence::{Connection, Presence};
+use tonic::{Request, Response, Status};
+
+use crate::convert::{self, room_id};
+use crate::layer::caller;
+use crate::status::status;
+
+#[derive(Debug)]
+pub(crate) struct MessagesApi {
+    pub(crate) messaging: Messaging,
+    pub(crate) presence: Presence,
+}
+
+/// A subscription as a gRPC response stream. Holds the subscriber's presence connection, so the user is
+/// online exactly as long as the stream is open.
+pub(crate) struct EventStream {
+    subscription: Subscription,
+    _online: Connection,
+}
+
+impl Stream for EventStream {
+    type Item = Result<SubscribeResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.subscription)
+            .poll_next(cx)
+            .map(|item| item.map(|event| event.map(convert::stream_event).map_err(|e| status(&e))))
+    }
+}
+
+#[tonic::async_trait]
+impl MessageService for MessagesApi {
+    async fn send_message(&self, request: Request<SendMessageRequest>) -> Result<Response<SendMessageResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        let entry = self.messaging.send(who, room, &r.body, &r.client_message_id).await.map_err(|e| status(&e))?;
+        Ok(Response::new(SendMessageResponse { message: Some(convert::message(&entry)) }))
+    }
+
+    async fn list_messages(&self, request: Request<ListMessagesRequest>) -> Result<Response<ListMessagesResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        let (entries, has_more) =
+            self.messaging.history(who, room, r.before_seq, r.after_seq, r.limit).await.map_err(|e| status(&e))?;
+        Ok(Response::new(ListMessagesResponse { messages: entries.iter().map(convert::message).collect(), has_more }))
+    }
+
+    type SubscribeStream = EventStream;
+
+    async fn subscribe(&self, request: Request<SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
+        let who = caller(&request)?;
+        let cursors = request
+            .into_inner()
+            .rooms
+            .iter()
+            .map(|c| Ok((room_id("rooms.room_id", &c.room_id)?, c.after_seq)))
+            .collect::<Result<Vec<_>, Status>>()?;
+        let subscription = self.messaging.subscribe(who, cursors).await.map_err(|e| status(&e))?;
+        let online = self.presence.connect(who.user_id);
+        Ok(Response::new(EventStream { subscription, _online: online }))
+    }
+}

@@ -1,0 +1,307 @@
+//! Room timelines: sending messages, reading history, and live subscriptions.
+//!
+//! Parley's promise lives here: **an acknowledged message is never lost, never duplicated, never out of
+//! order, and a client that comes back after any absence gets exactly what it missed.**
+//!
+//! - [`Messaging::send`] returns only after the message is committed (group commit in [`writer`]); a repeat
+//!   of the same (room, sender, `client_message_id`) returns the stored original, also after a restart,
+//!   because the check is a unique key in the database, not memory.
+//! - [`Messaging::subscribe`] replays what is stored after each cursor, then goes live. Live events are
+//!   hints: each subscription keeps a cursor per room, skips what it has, and reads any gap from storage,
+//!   so a lagging subscriber or a lost bus message costs latency, never an entry.
+//! - A node-wide reconciler ([`reconcile`]) periodically compares the stored tail of every room with local
+//!   subscribers against what the bus delivered, and hints subscribers to catch up.
+//!
+//! This crate never sees gRPC types. Errors: [`Error`], mapped through [`types::DomainError`].
+
+mod reconcile;
+mod stream;
+mod writer;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{Auth, Identity};
+use bus::{Bus, Departure, PresenceChange, Topic};
+use rooms::{RoomView, Rooms};
+use storage::Db;
+use storage::timeline::{self, Appended, Draft, Page};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use types::{DomainError, Entry, ErrorCode, FieldViolation, Millis, RoomId, User, UserId};
+
+pub use stream::Subscription;
+
+/// How the messaging service behaves.
+#[derive(Debug, Clone)]
+pub struct MessagingConfig {
+    /// A stream that has sent nothing for this long sends a heartbeat; also how often a stream checks that
+    /// its session is still live.
+    pub heartbeat_interval: Duration,
+    /// How often the node compares stored timeline tails with what subscribers were told.
+    pub reconcile_interval: Duration,
+    /// The most sends one transaction stores.
+    pub batch_max: usize,
+    /// Sends that may wait for the writer before senders wait to enqueue.
+    pub send_queue: usize,
+    /// Events buffered per subscriber; a subscriber further behind is caught up from storage.
+    pub stream_buffer: usize,
+    /// Entries read from storage at a time when replaying or catching up.
+    pub replay_page: usize,
+}
+
+impl Default for MessagingConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(20),
+            reconcile_interval: Duration::from_secs(5),
+            batch_max: 256,
+            send_queue: 4096,
+            stream_buffer: 64,
+            replay_page: 200,
+        }
+    }
+}
+
+/// One event on a subscription.
+#[derive(Debug, Clone)]
+pub enum StreamEvent {
+    /// First event: the rooms delivered, each with the seq after which its entries follow.
+    Ready(Vec<(RoomId, i64)>),
+    /// A timeline entry.
+    Entry(Arc<Entry>),
+    /// A co-member's presence changed.
+    Presence(Arc<PresenceChange>),
+    /// Nothing happened for a while.
+    Heartbeat(Millis),
+    /// A room joined while subscribed to all rooms; its entries after `after_seq` follow.
+    RoomAdded {
+        /// The room as the subscriber sees it.
+        room: RoomView,
+        /// Entries after this seq follow.
+        after_seq: i64,
+    },
+    /// A room's entries stop here, because the subscriber left or was removed.
+    RoomRemoved {
+        /// The room.
+        room_id: RoomId,
+        /// Why.
+        reason: Departure,
+        /// The last seq delivered (the departure).
+        last_seq: i64,
+    },
+    /// Someone invited the subscriber to a room.
+    Invited {
+        /// The room as the invitee sees it.
+        room: RoomView,
+        /// The inviter.
+        by: User,
+    },
+}
+
+/// What can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed request fields.
+    #[error("{}", describe(.0))]
+    Invalid(Vec<FieldViolation>),
+    /// Room access was refused (not found, or not a member).
+    #[error(transparent)]
+    Rooms(#[from] rooms::Error),
+    /// The subscriber's session was logged out or revoked.
+    #[error("session has ended; sign in again")]
+    SessionEnded,
+    /// The node is shutting down.
+    #[error("server is shutting down; reconnect and resume from the last seq you received")]
+    ShuttingDown,
+    /// The subscription missed membership changes and cannot tell what it may deliver.
+    #[error("stream fell behind on membership changes; subscribe again with the last seq of each room")]
+    FellBehind,
+    /// Checking the session failed.
+    #[error(transparent)]
+    Auth(#[from] auth::Error),
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    let parts: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
+    format!("invalid request: {}", parts.join("; "))
+}
+
+fn invalid(field: &'static str, description: impl Into<String>) -> Error {
+    Error::Invalid(vec![FieldViolation::new(field, description)])
+}
+
+impl DomainError for Error {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid(_) => ErrorCode::InvalidArgument,
+            Self::Rooms(e) => e.code(),
+            Self::SessionEnded => ErrorCode::Unauthenticated,
+            Self::ShuttingDown | Self::FellBehind => ErrorCode::Unavailable,
+            Self::Auth(e) => e.code(),
+            Self::Storage(e) => e.code(),
+        }
+    }
+
+    fn field_violations(&self) -> &[FieldViolation] {
+        match self {
+            Self::Invalid(v) => v,
+            Self::Rooms(e) => e.field_violations(),
+            _ => &[],
+        }
+    }
+}
+
+/// The most entries one ListMessages page returns.
+pub const MAX_PAGE: usize = 200;
+/// Entries per ListMessages page when the client does not say.
+pub const DEFAULT_PAGE: usize = 50;
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    bus: Bus,
+    rooms: Rooms,
+    auth: Arc<Auth>,
+    config: MessagingConfig,
+    writer: mpsc::Sender<writer::Job>,
+    stopping: CancellationToken,
+}
+
+/// The messaging service. Cheap to clone; one per node.
+#[derive(Debug, Clone)]
+pub struct Messaging {
+    inner: Arc<Inner>,
+}
+
+impl Messaging {
+    /// The service. Starts the node's writer and reconciler, so it must be called within a Tokio runtime;
+    /// both stop, and every subscription ends, when `stopping` is cancelled.
+    pub fn new(db: Db, bus: Bus, rooms: Rooms, auth: Arc<Auth>, config: MessagingConfig, stopping: CancellationToken) -> Self {
+        let writer = writer::spawn(db.clone(), bus.clone(), config.batch_max, config.send_queue);
+        reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, stopping.clone());
+        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writer, stopping }) }
+    }
+
+    /// Appends a text message from `who` to `room` and returns it once stored. A repeat of a
+    /// `client_message_id` that `who` sent to `room` before returns the original.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a body of other than 1 to 4000 characters or only white space, or an id of
+    /// other than 1 to 64 characters; [`Error::Rooms`] when `who` may not send there.
+    pub async fn send(&self, who: UserId, room: RoomId, body: &str, client_message_id: &str) -> Result<Entry, Error> {
+        let mut violations = Vec::new();
+        let len = body.chars().count();
+        if !(1..=4000).contains(&len) || body.trim().is_empty() {
+            violations.push(FieldViolation::new("body", format!("must be 1 to 4000 characters, not only white space (is {len})")));
+        }
+        let id_len = client_message_id.chars().count();
+        if !(1..=64).contains(&id_len) {
+            violations.push(FieldViolation::new("client_message_id", format!("must be 1 to 64 characters (is {id_len})")));
+        } else if client_message_id.chars().any(char::is_control) {
+            violations.push(FieldViolation::new("client_message_id", "must not contain control characters"));
+        }
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        let draft = Draft { sender_id: who, body: body.to_owned(), client_message_id: client_message_id.to_owned() };
+        let (reply, answer) = oneshot::channel();
+        self.inner.writer.send(writer::Job { room, draft, reply }).await.map_err(|_| Error::ShuttingDown)?;
+        match answer.await.map_err(|_| Error::ShuttingDown)?? {
+            Appended::Stored(entry) | Appended::Duplicate(entry) => Ok(entry),
+            Appended::NoRoom => Err(rooms::Error::RoomNotFound.into()),
+            Appended::NotMember => {
+                // Say why in the room's terms (hidden private room, or a public one to join first).
+                self.inner.rooms.access(who, room).await?;
+                Err(rooms::Error::NotMember.into())
+            }
+        }
+    }
+
+    /// One page of `room`'s timeline for a member: the newest entries, or those before `before_seq` or
+    /// after `after_seq` (0 = unset); ascending, with whether more lie beyond in that direction.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when both cursors are set or any value is negative; [`Error::Rooms`].
+    pub async fn history(&self, who: UserId, room: RoomId, before_seq: i64, after_seq: i64, limit: i32) -> Result<(Vec<Entry>, bool), Error> {
+        let mut violations = Vec::new();
+        if before_seq < 0 {
+            violations.push(FieldViolation::new("before_seq", "must not be negative"));
+        }
+        if after_seq < 0 {
+            violations.push(FieldViolation::new("after_seq", "must not be negative"));
+        }
+        if before_seq > 0 && after_seq > 0 {
+            violations.push(FieldViolation::new("after_seq", "must not be set together with before_seq"));
+        }
+        let limit = match usize::try_from(limit) {
+            Ok(0) => DEFAULT_PAGE,
+            Ok(n) => n.min(MAX_PAGE),
+            Err(_) => {
+                violations.push(FieldViolation::new("limit", "must not be negative"));
+                0
+            }
+        };
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        self.inner.rooms.access(who, room).await?;
+        let page = match (before_seq, after_seq) {
+            (0, 0) => Page::Latest,
+            (b, 0) => Page::Before(b),
+            (_, a) => Page::After(a),
+        };
+        Ok(timeline::page(&mut self.inner.db.read().await?, room, page, limit).await?)
+    }
+
+    /// Opens a subscription for `who` to `cursors` (room, after_seq) — or, with none, to every room `who`
+    /// has joined, from now on, following joins.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a negative or future `after_seq` or a room named twice; [`Error::Rooms`] when
+    /// `who` may not read a room.
+    pub async fn subscribe(&self, who: Identity, cursors: Vec<(RoomId, i64)>) -> Result<Subscription, Error> {
+        let mut seen = HashSet::new();
+        for (room, after) in &cursors {
+            if *after < 0 {
+                return Err(invalid("rooms.after_seq", "must not be negative"));
+            }
+            if !seen.insert(*room) {
+                return Err(invalid("rooms.room_id", format!("room {room} is named twice")));
+            }
+        }
+        let follow_joins = cursors.is_empty();
+        // Subscribe to the user's topic before reading memberships, and to each room's topic before reading
+        // its tail, so that nothing that happens in between is missed.
+        let user_topic = self.inner.bus.subscribe(Topic::User(who.user_id));
+        let mut start = Vec::with_capacity(cursors.len());
+        if follow_joins {
+            let rooms = self.inner.rooms.joined_room_ids(who.user_id).await?;
+            let subs: Vec<_> = rooms.iter().map(|r| (*r, self.inner.bus.subscribe(Topic::Room(*r)))).collect();
+            let tails: std::collections::HashMap<RoomId, i64> =
+                timeline::last_seqs(&mut self.inner.db.read().await?, &rooms).await?.into_iter().collect();
+            for (room, sub) in subs {
+                if let Some(last) = tails.get(&room) {
+                    start.push((room, *last, sub));
+                }
+            }
+        } else {
+            for (room, after) in cursors {
+                let topic = self.inner.bus.subscribe(Topic::Room(room));
+                let (found, _) = self.inner.rooms.access(who.user_id, room).await?;
+                if after > found.last_seq {
+                    return Err(invalid(
+                        "rooms.after_seq",
+                        format!("{after} is beyond the newest entry of room {room} ({})", found.last_seq),
+                    ));
+                }
+                start.push((room, after, topic));
+            }
+        }
+        Ok(stream::spawn(self.inner.clone(), who, follow_joins, user_topic, start))
+    }
+}

@@ -1,0 +1,41 @@
+//! The safety net under the bus. Every interval, the node reads the stored tail (`last_seq`) of each room
+//! that has subscribers here and publishes it as an [`Event::Tail`] hint; a subscriber whose cursor is
+//! behind reads the difference from storage. So an entry whose bus message was lost (another node's
+//! message dropped on the way, say) is delivered at most one interval late, never missed.
+
+use std::time::Duration;
+
+use bus::{Bus, Event, Topic};
+use storage::{Db, timeline};
+use tokio::time::{MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+
+/// Rooms read per query.
+const CHUNK: usize = 500;
+
+pub(crate) fn spawn(db: Db, bus: Bus, every: Duration, stopping: CancellationToken) {
+    tokio::spawn(async move {
+        let mut ticks = interval(every);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            if let Err(e) = once(&db, &bus).await {
+                tracing::warn!(error = %e, "reconciling timeline tails failed; will retry");
+            }
+        }
+    });
+}
+
+async fn once(db: &Db, bus: &Bus) -> Result<(), storage::Error> {
+    let rooms = bus.room_topics();
+    for chunk in rooms.chunks(CHUNK) {
+        let tails = timeline::last_seqs(&mut db.read().await?, chunk).await?;
+        for (room_id, last_seq) in tails {
+            bus.publish(Topic::Room(room_id), Event::Tail { room_id, last_seq });
+        }
+    }
+    Ok(())
+}

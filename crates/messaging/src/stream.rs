@@ -1,0 +1,297 @@
+//! One subscription: a task that replays each room from its cursor, then relays live events, and writes
+//! what the subscriber should see into a bounded channel that the gateway streams out.
+//!
+//! **Invariant:** for each room the task keeps `cursor`, the seq of the last entry it delivered, and only
+//! ever delivers `cursor + 1`. An event at or below the cursor is a duplicate and is skipped; one above
+//! `cursor + 1` means entries were missed, and they are read from storage first. Because the task
+//! subscribes to a room's topic before it first reads the room from storage, the replay-to-live seam can
+//! neither skip nor repeat an entry.
+//!
+//! Memory per subscriber is bounded: the outgoing channel holds `stream_buffer` events; while it is full
+//! the task waits, its topics overflow, and it resumes by reading storage from its cursors.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use auth::Identity;
+use bus::{Departure, Event, RecvError, Subscription as Topic};
+use futures::Stream;
+use storage::timeline;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio_stream::StreamExt as _;
+use tokio_stream::StreamMap;
+use tokio_stream::wrappers::ReceiverStream;
+use types::{Entry, EntryKind, Millis, RoomId, UserId};
+
+use crate::{Error, Inner, StreamEvent};
+
+/// The subscriber's end: a stream of events that ends with an error when the subscription must stop
+/// (session ended, server stopping), and never ends otherwise.
+#[derive(Debug)]
+pub struct Subscription {
+    events: ReceiverStream<Result<StreamEvent, Error>>,
+}
+
+impl Stream for Subscription {
+    type Item = Result<StreamEvent, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.events).poll_next(cx)
+    }
+}
+
+/// Why the task stops.
+enum Stop {
+    /// The subscriber went away.
+    Gone,
+    /// Tell the subscriber this, then stop.
+    Fail(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Self::Fail(e)
+    }
+}
+
+impl From<storage::Error> for Stop {
+    fn from(e: storage::Error) -> Self {
+        Self::Fail(e.into())
+    }
+}
+
+pub(crate) fn spawn(
+    inner: Arc<Inner>,
+    who: Identity,
+    follow_joins: bool,
+    user_topic: Topic,
+    start: Vec<(RoomId, i64, Topic)>,
+) -> Subscription {
+    let (out, events) = mpsc::channel(inner.config.stream_buffer.max(1));
+    let mut task = Task {
+        inner,
+        who,
+        follow_joins,
+        out,
+        cursors: HashMap::with_capacity(start.len()),
+        topics: StreamMap::with_capacity(start.len()),
+        rejoined: HashMap::new(),
+        presence: HashMap::new(),
+        sent_since_tick: false,
+    };
+    let order: Vec<(RoomId, i64)> = start.iter().map(|(room, after, _)| (*room, *after)).collect();
+    for (room, after, topic) in start {
+        task.cursors.insert(room, after);
+        task.topics.insert(room, topic);
+    }
+    tokio::spawn(async move {
+        let out = task.out.clone();
+        match task.run(order, user_topic).await {
+            Stop::Gone => {}
+            Stop::Fail(e) => {
+                tracing::debug!(user_id = %task.who.user_id, error = %e, "subscription ended");
+                let _ = out.send(Err(e)).await;
+            }
+        }
+    });
+    Subscription { events: ReceiverStream::new(events) }
+}
+
+struct Task {
+    inner: Arc<Inner>,
+    who: Identity,
+    follow_joins: bool,
+    out: mpsc::Sender<Result<StreamEvent, Error>>,
+    /// Per subscribed room, the seq of the last entry delivered.
+    cursors: HashMap<RoomId, i64>,
+    topics: StreamMap<RoomId, Topic>,
+    /// Rooms the user rejoined while still subscribed, with the seq before the new join: if the old
+    /// membership's departure comes through, the room is added back from there.
+    rejoined: HashMap<RoomId, i64>,
+    /// Per user, the newest presence version delivered.
+    presence: HashMap<UserId, u64>,
+    sent_since_tick: bool,
+}
+
+impl Task {
+    async fn run(&mut self, order: Vec<(RoomId, i64)>, mut user_topic: Topic) -> Stop {
+        if let Err(stop) = self.start(order).await {
+            return stop;
+        }
+        let period = self.inner.config.heartbeat_interval;
+        let mut ticks = interval_at(Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let stopping = self.inner.stopping.clone();
+        loop {
+            let step = tokio::select! {
+                biased;
+                () = stopping.cancelled() => Err(Stop::Fail(Error::ShuttingDown)),
+                () = self.out.closed() => Err(Stop::Gone),
+                event = user_topic.recv() => self.on_user_event(event).await,
+                Some((room, event)) = self.topics.next(), if !self.topics.is_empty() => self.on_room_event(room, event).await,
+                _ = ticks.tick() => self.on_tick().await,
+            };
+            if let Err(stop) = step {
+                return stop;
+            }
+        }
+    }
+
+    async fn start(&mut self, order: Vec<(RoomId, i64)>) -> Result<(), Stop> {
+        self.send(StreamEvent::Ready(order.clone())).await?;
+        for (room, _) in order {
+            self.catch_up(room, i64::MAX).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, event: StreamEvent) -> Result<(), Stop> {
+        self.sent_since_tick = true;
+        self.out.send(Ok(event)).await.map_err(|_| Stop::Gone)
+    }
+
+    /// Delivers the stored entries of `room` after its cursor and up to `up_to`, reading storage a page at
+    /// a time (so that a long absence costs no memory).
+    async fn catch_up(&mut self, room: RoomId, up_to: i64) -> Result<(), Stop> {
+        let page = self.inner.config.replay_page.max(1);
+        while let Some(&cursor) = self.cursors.get(&room) {
+            if cursor >= up_to {
+                break;
+            }
+            let entries = {
+                let mut conn = self.inner.db.read().await?;
+                timeline::range(&mut conn, room, cursor, up_to, page).await?
+            };
+            let full = entries.len() == page;
+            for entry in entries {
+                self.deliver(Arc::new(entry)).await?;
+                if !self.cursors.contains_key(&room) {
+                    return Ok(());
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers the entry that directly follows the room's cursor, and stops the room if the entry records
+    /// the subscriber's own departure.
+    async fn deliver(&mut self, entry: Arc<Entry>) -> Result<(), Stop> {
+        let room = entry.room_id;
+        let departure = match (&entry.kind, &entry.subject) {
+            (EntryKind::MemberLeft, Some(s)) if s.user_id == self.who.user_id => Some(Departure::Left),
+            (EntryKind::MemberRemoved, Some(s)) if s.user_id == self.who.user_id => Some(Departure::Removed),
+            _ => None,
+        };
+        let seq = entry.seq;
+        self.cursors.insert(room, seq);
+        self.send(StreamEvent::Entry(entry)).await?;
+        if let Some(reason) = departure {
+            self.remove(room, reason, seq).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove(&mut self, room: RoomId, reason: Departure, last_seq: i64) -> Result<(), Stop> {
+        self.cursors.remove(&room);
+        self.topics.remove(&room);
+        self.send(StreamEvent::RoomRemoved { room_id: room, reason, last_seq }).await?;
+        if let Some(after) = self.rejoined.remove(&room).filter(|after| *after >= last_seq) {
+            // Rare, and it recurses (adding a room catches it up, which may remove it again): boxed.
+            Box::pin(self.add(room, after)).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds a room joined while subscribed to all rooms, from `after`.
+    async fn add(&mut self, room: RoomId, after: i64) -> Result<(), Stop> {
+        let topic = self.inner.bus.subscribe(bus::Topic::Room(room));
+        let view = match self.inner.rooms.get(self.who.user_id, room).await {
+            Ok(view) if view.caller_role.is_some() => view,
+            // Left again already, or gone: nothing to add.
+            Ok(_) | Err(rooms::Error::RoomNotFound) => return Ok(()),
+            Err(e) => return Err(Stop::Fail(e.into())),
+        };
+        self.cursors.insert(room, after);
+        self.topics.insert(room, topic);
+        self.send(StreamEvent::RoomAdded { room: view, after_seq: after }).await?;
+        self.catch_up(room, i64::MAX).await
+    }
+
+    async fn on_room_event(&mut self, room: RoomId, event: Result<Event, RecvError>) -> Result<(), Stop> {
+        let Some(&cursor) = self.cursors.get(&room) else { return Ok(()) };
+        match event {
+            Ok(Event::Entry(entry)) if entry.seq == cursor + 1 => self.deliver(entry).await,
+            Ok(Event::Entry(entry)) if entry.seq > cursor + 1 => self.catch_up(room, entry.seq).await,
+            Ok(Event::Entry(_)) => Ok(()),
+            Ok(Event::Tail { last_seq, .. }) if last_seq > cursor => self.catch_up(room, last_seq).await,
+            Ok(Event::Presence(change)) => {
+                let newer = self.presence.get(&change.user.id).is_none_or(|v| *v < change.version);
+                if newer {
+                    self.presence.insert(change.user.id, change.version);
+                    self.send(StreamEvent::Presence(change)).await?;
+                }
+                Ok(())
+            }
+            // Overflowed while the subscriber was slow: storage has everything.
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(%room, missed, "subscriber lagged; catching up from storage");
+                self.catch_up(room, i64::MAX).await
+            }
+            Ok(_) | Err(RecvError::Closed) => Ok(()),
+        }
+    }
+
+    async fn on_user_event(&mut self, event: Result<Event, RecvError>) -> Result<(), Stop> {
+        match event {
+            Ok(Event::SessionsRevoked { session }) if session.is_none_or(|s| s == self.who.session_id) => {
+                Err(Stop::Fail(Error::SessionEnded))
+            }
+            Ok(Event::Joined { room_id, after_seq }) => {
+                if self.cursors.contains_key(&room_id) {
+                    self.rejoined.insert(room_id, after_seq);
+                    Ok(())
+                } else if self.follow_joins {
+                    self.add(room_id, after_seq).await
+                } else {
+                    Ok(())
+                }
+            }
+            Ok(Event::Departed { room_id, seq, reason }) => {
+                if self.cursors.contains_key(&room_id) {
+                    // Delivering up to the departure stops the room.
+                    self.catch_up(room_id, seq).await?;
+                    if self.cursors.contains_key(&room_id) {
+                        self.remove(room_id, reason, seq).await?;
+                    }
+                }
+                Ok(())
+            }
+            Ok(Event::Invited { room_id, by }) => match self.inner.rooms.get(self.who.user_id, room_id).await {
+                Ok(room) => self.send(StreamEvent::Invited { room, by }).await,
+                Err(rooms::Error::RoomNotFound) => Ok(()),
+                Err(e) => Err(Stop::Fail(e.into())),
+            },
+            Err(RecvError::Lagged(_)) => Err(Stop::Fail(Error::FellBehind)),
+            Ok(_) | Err(RecvError::Closed) => Ok(()),
+        }
+    }
+
+    /// Checks that the session is still live (a logout on another node reaches us this way) and keeps the
+    /// stream from looking idle.
+    async fn on_tick(&mut self) -> Result<(), Stop> {
+        if !self.inner.auth.session_is_live(&self.who).await.map_err(Error::from)? {
+            return Err(Stop::Fail(Error::SessionEnded));
+        }
+        if !std::mem::take(&mut self.sent_since_tick) {
+            self.send(StreamEvent::Heartbeat(Millis::now())).await?;
+            self.sent_since_tick = false;
+        }
+        Ok(())
+    }
+}
