@@ -172,3 +172,132 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+impl Client {
+    /// Creates a room and returns it.
+    pub async fn create_room(&self, name: &str, visibility: api::v1::Visibility) -> anyhow::Result<api::v1::Room> {
+        let request = api::v1::CreateRoomRequest { name: name.into(), topic: String::new(), visibility: visibility.into() };
+        self.rooms().create_room(self.req(request)).await?.into_inner().room.context("no room")
+    }
+
+    /// Joins a room.
+    pub async fn join(&self, room: &str) -> Result<api::v1::Room, tonic::Status> {
+        let r = self.rooms().join_room(self.req(api::v1::JoinRoomRequest { room_id: room.into() })).await?;
+        r.into_inner().room.ok_or_else(|| tonic::Status::internal("no room"))
+    }
+
+    /// Invites `username` to a room.
+    pub async fn invite(&self, room: &str, username: &str) -> Result<(), tonic::Status> {
+        let request = api::v1::InviteMemberRequest { room_id: room.into(), username: username.into() };
+        self.rooms().invite_member(self.req(request)).await.map(|_| ())
+    }
+
+    /// Sends a text message with a fresh client message id.
+    pub async fn send(&self, room: &str, body: &str) -> Result<api::v1::Message, tonic::Status> {
+        self.send_with_id(room, body, &uuid::Uuid::new_v4().to_string()).await
+    }
+
+    /// Sends a text message with the given client message id.
+    pub async fn send_with_id(&self, room: &str, body: &str, id: &str) -> Result<api::v1::Message, tonic::Status> {
+        let request = api::v1::SendMessageRequest { room_id: room.into(), body: body.into(), client_message_id: id.into() };
+        let r = self.messages().send_message(self.req(request)).await?;
+        r.into_inner().message.ok_or_else(|| tonic::Status::internal("no message"))
+    }
+
+    /// The whole timeline of a room, oldest first, read page by page forwards.
+    pub async fn timeline(&self, room: &str) -> anyhow::Result<Vec<api::v1::Message>> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let request = api::v1::ListMessagesRequest { room_id: room.into(), before_seq: 0, after_seq: after, limit: 200 };
+            let page = self.messages().list_messages(self.req(request)).await?.into_inner();
+            after = page.messages.last().map_or(after, |m| m.seq);
+            all.extend(page.messages);
+            if !page.has_more {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Members of a room (first page, up to 200).
+    pub async fn members(&self, room: &str) -> Result<Vec<api::v1::Member>, tonic::Status> {
+        let request = api::v1::ListMembersRequest { room_id: room.into(), page_size: 200, page_token: String::new() };
+        Ok(self.rooms().list_members(self.req(request)).await?.into_inner().members)
+    }
+
+    /// The room as this user sees it.
+    pub async fn room(&self, room: &str) -> Result<api::v1::Room, tonic::Status> {
+        let r = self.rooms().get_room(self.req(api::v1::GetRoomRequest { room_id: room.into() })).await?;
+        r.into_inner().room.ok_or_else(|| tonic::Status::internal("no room"))
+    }
+
+    /// Opens a Subscribe stream.
+    pub async fn subscribe(&self, rooms: &[(&str, i64)]) -> Result<Events, tonic::Status> {
+        let request = api::v1::SubscribeRequest {
+            rooms: rooms.iter().map(|(room, after)| api::v1::RoomCursor { room_id: (*room).into(), after_seq: *after }).collect(),
+        };
+        let stream = self.messages().subscribe(self.req(request)).await?.into_inner();
+        Ok(Events { stream })
+    }
+}
+
+/// A Subscribe stream with helpers that wait for what a test expects.
+pub struct Events {
+    pub stream: tonic::Streaming<api::v1::SubscribeResponse>,
+}
+
+/// How long a test waits for an expected event.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+impl Events {
+    /// The next event, failing after [`WAIT`].
+    pub async fn next(&mut self) -> anyhow::Result<api::v1::subscribe_response::Event> {
+        let item = tokio::time::timeout(WAIT, self.stream.message()).await.context("no event in time")??;
+        item.and_then(|r| r.event).context("stream ended")
+    }
+
+    /// The next event that `pick` accepts, skipping the others (heartbeats, presence…).
+    pub async fn next_where<T>(&mut self, mut pick: impl FnMut(api::v1::subscribe_response::Event) -> Option<T>) -> anyhow::Result<T> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let item = tokio::time::timeout(left, self.stream.message()).await.context("no matching event in time")??;
+            let event = item.and_then(|r| r.event).context("stream ended")?;
+            if let Some(found) = pick(event) {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// The next timeline entry.
+    pub async fn message(&mut self) -> anyhow::Result<api::v1::Message> {
+        use api::v1::subscribe_response::Event;
+        self.next_where(|e| match e {
+            Event::Message(m) => Some(m),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next `n` timeline entries.
+    pub async fn messages(&mut self, n: usize) -> anyhow::Result<Vec<api::v1::Message>> {
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            got.push(self.message().await?);
+        }
+        Ok(got)
+    }
+
+    /// Reads until the stream ends and returns its final status.
+    pub async fn end(&mut self) -> anyhow::Result<tonic::Status> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.stream.message()).await.context("stream did not end in time")? {
+                Ok(Some(_)) => continue,
+                Ok(None) => anyhow::bail!("stream ended without an error"),
+                Err(status) => return Ok(status),
+            }
+        }
+    }
+}
