@@ -5,5 +5,6 @@
 mod support;
 
 mod auth;
+mod messages;
 mod rooms;
 mod server;

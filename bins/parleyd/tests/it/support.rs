@@ -204,17 +204,19 @@ impl Client {
         r.into_inner().message.ok_or_else(|| tonic::Status::internal("no message"))
     }
 
-    /// The whole timeline of a room, oldest first, read page by page forwards.
+    /// The whole timeline of a room, oldest first, read page by page backwards from the newest (0 means
+    /// "unset" for both cursors, so the newest page is where reading starts).
     pub async fn timeline(&self, room: &str) -> anyhow::Result<Vec<api::v1::Message>> {
-        let mut all = Vec::new();
-        let mut after = 0;
+        let mut pages = Vec::new();
+        let mut before = 0;
         loop {
-            let request = api::v1::ListMessagesRequest { room_id: room.into(), before_seq: 0, after_seq: after, limit: 200 };
+            let request = api::v1::ListMessagesRequest { room_id: room.into(), before_seq: before, after_seq: 0, limit: 200 };
             let page = self.messages().list_messages(self.req(request)).await?.into_inner();
-            after = page.messages.last().map_or(after, |m| m.seq);
-            all.extend(page.messages);
-            if !page.has_more {
-                return Ok(all);
+            before = page.messages.first().map_or(before, |m| m.seq);
+            let more = page.has_more;
+            pages.push(page.messages);
+            if !more {
+                return Ok(pages.into_iter().rev().flatten().collect());
             }
         }
     }
@@ -242,6 +244,7 @@ impl Client {
 }
 
 /// A Subscribe stream with helpers that wait for what a test expects.
+#[derive(Debug)]
 pub struct Events {
     pub stream: tonic::Streaming<api::v1::SubscribeResponse>,
 }
