@@ -6,5 +6,6 @@ mod support;
 
 mod auth;
 mod messages;
+mod presence;
 mod rooms;
 mod server;
