@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod grpcurl;
 mod messages;
 mod presence;
 mod rooms;
