@@ -259,12 +259,13 @@ impl Messaging {
     }
 
     /// Opens a subscription for `who` to `cursors` (room, after_seq) — or, with none, to every room `who`
-    /// has joined, from now on, following joins.
+    /// has joined, from now on. With no cursors, or with `follow_joins`, rooms `who` joins while the
+    /// subscription is open are added to it.
     ///
     /// # Errors
     /// [`Error::Invalid`] for a negative or future `after_seq` or a room named twice; [`Error::Rooms`] when
     /// `who` may not read a room.
-    pub async fn subscribe(&self, who: Identity, cursors: Vec<(RoomId, i64)>) -> Result<Subscription, Error> {
+    pub async fn subscribe(&self, who: Identity, cursors: Vec<(RoomId, i64)>, follow_joins: bool) -> Result<Subscription, Error> {
         let mut seen = HashSet::new();
         for (room, after) in &cursors {
             if *after < 0 {
@@ -274,12 +275,13 @@ impl Messaging {
                 return Err(invalid("rooms.room_id", format!("room {room} is named twice")));
             }
         }
-        let follow_joins = cursors.is_empty();
+        let all_rooms = cursors.is_empty();
+        let follow_joins = all_rooms || follow_joins;
         // Subscribe to the user's topic before reading memberships, and to each room's topic before reading
         // its tail, so that nothing that happens in between is missed.
         let user_topic = self.inner.bus.subscribe(Topic::User(who.user_id));
         let mut start = Vec::with_capacity(cursors.len());
-        if follow_joins {
+        if all_rooms {
             let rooms = self.inner.rooms.joined_room_ids(who.user_id).await?;
             let subs: Vec<_> = rooms.iter().map(|r| (*r, self.inner.bus.subscribe(Topic::Room(*r)))).collect();
             let tails: std::collections::HashMap<RoomId, i64> =

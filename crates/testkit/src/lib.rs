@@ -1,5 +1,6 @@
 //! Test support: a fresh, migrated database for every test, on SQLite always and on MySQL/MariaDB when
-//! `PARLEY_TEST_MYSQL_URL` names a server (e.g. `mysql://root@127.0.0.1:3306`).
+//! `PARLEY_TEST_MYSQL_URL` names a server (e.g. `mysql://root@127.0.0.1:3306`), and a real server on a free
+//! loopback port over it ([`TestServer`]).
 //!
 //! Each MySQL test gets its own database (`parley_test_<random>`), created from the migrations and dropped
 //! when the test ends, so tests run in parallel and never see each other's rows. Without the variable the
@@ -10,6 +11,10 @@
 
 use std::io::Write as _;
 use std::sync::Once;
+
+mod server;
+
+pub use server::{SECRET, TestServer};
 
 use anyhow::Context as _;
 use mysql_async::prelude::Queryable as _;

@@ -9,7 +9,7 @@ use testkit::db_test;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{SECRET, TestServer, bearer, expect_code, password_of};
+use crate::support::{SECRET, TestServer, bearer, expect_code, password_of, Register as _};
 
 fn registration(username: &str, email: &str, password: &str) -> RegisterRequest {
     RegisterRequest { username: username.into(), email: email.into(), password: password.into(), display_name: String::new() }

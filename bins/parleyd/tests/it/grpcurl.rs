@@ -9,7 +9,7 @@ use std::time::Duration;
 use api::v1::Visibility;
 use testkit::db_test;
 
-use crate::support::TestServer;
+use crate::support::{Register as _, TestServer};
 
 fn grpcurl() -> Option<&'static str> {
     let found = Command::new("grpcurl").arg("-version").output().is_ok_and(|o| o.status.success() || !o.stderr.is_empty());

@@ -11,7 +11,7 @@ use testkit::db_test;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{Client, TestServer, expect_code};
+use crate::support::{Client, TestServer, expect_code, Register as _};
 
 fn seqs(messages: &[api::v1::Message]) -> Vec<i64> {
     messages.iter().map(|m| m.seq).collect()
@@ -377,5 +377,28 @@ db_test!(async fn a_subscriber_that_reads_nothing_costs_bounded_memory_and_loses
     let got = seqs(&sleeper.messages(N).await?);
     assert_eq!(got, (start + 1..=start + N as i64).collect::<Vec<_>>());
     let _ = HashSet::<i64>::new();
+    Ok(())
+});
+
+db_test!(async fn a_resuming_client_can_list_its_rooms_and_still_follow_new_joins(t) {
+    let server = TestServer::start(t).await?;
+    let alice = server.register("alice").await?;
+    let bob = server.register("bob").await?;
+    let mine = alice.create_room("mine", Visibility::Public).await?;
+    alice.send(&mine.id, "missed while away").await?;
+    let mut events = alice.subscribe_following(&[(&mine.id, 1)], true).await?;
+    assert_eq!(events.message().await?.body, "missed while away");
+    let theirs = bob.create_room("theirs", Visibility::Public).await?.id;
+    alice.join(&theirs).await?;
+    let added = events.next_where(|e| match e { Event::RoomAdded(a) => Some(a), _ => None }).await?;
+    assert_eq!(added.room.map(|r| r.id), Some(theirs.clone()));
+    assert_eq!(events.message().await?.kind(), MessageKind::MemberJoined);
+    // Without the flag, a listed subscription does not grow.
+    let mut fixed = alice.subscribe(&[(&mine.id, 2)]).await?;
+    let other = bob.create_room("other", Visibility::Public).await?.id;
+    alice.join(&other).await?;
+    alice.send(&mine.id, "sentinel").await?;
+    let next = fixed.next_where(|e| match e { Event::RoomAdded(_) => Some("added".to_owned()), Event::Message(m) => Some(m.body), _ => None }).await?;
+    assert_eq!(next, "sentinel");
     Ok(())
 });

@@ -8,7 +8,7 @@ use api::v1::{ListOnlineUsersRequest, PresenceStatus, SetPresenceRequest, Visibi
 use testkit::db_test;
 use tonic::Code;
 
-use crate::support::{Client, Events, TestServer, expect_code};
+use crate::support::{Client, Events, TestServer, expect_code, Register as _};
 
 const GRACE: Duration = Duration::from_millis(600);
 

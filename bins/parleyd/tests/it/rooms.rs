@@ -10,7 +10,7 @@ use testkit::db_test;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{Client, TestServer, expect_code};
+use crate::support::{Client, TestServer, expect_code, Register as _};
 
 async fn leave(c: &Client, room: &str) -> Result<(), tonic::Status> {
     c.rooms().leave_room(c.req(LeaveRoomRequest { room_id: room.into() })).await.map(|_| ())

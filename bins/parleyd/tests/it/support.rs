@@ -11,65 +11,20 @@ use api::v1::message_service_client::MessageServiceClient;
 use api::v1::presence_service_client::PresenceServiceClient;
 use api::v1::room_service_client::RoomServiceClient;
 use api::v1::{RegisterRequest, Tokens, User};
-use testkit::TestDb;
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
-/// The JWT secret of every test server, so tests can forge tokens.
-pub const SECRET: &[u8] = b"test secret, at least thirty-two bytes long";
+pub use testkit::{SECRET, TestServer};
 
-/// A running server on a loopback port.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), gateway::Error>>>,
+/// Registers users on a [`TestServer`].
+pub trait Register {
+    /// Registers `username` (email `username@example.com`, password `password-of-USERNAME`).
+    async fn register(&self, username: &str) -> anyhow::Result<Client>;
+    /// A client for the auth service.
+    async fn auth(&self) -> anyhow::Result<AuthServiceClient<Channel>>;
 }
 
-impl TestServer {
-    /// A server with test defaults on the database of `t`.
-    pub async fn start(t: &TestDb) -> anyhow::Result<Self> {
-        Self::start_with(t, |_| {}).await
-    }
-
-    /// A server whose config `adjust` may change.
-    pub async fn start_with(t: &TestDb, adjust: impl FnOnce(&mut gateway::Config)) -> anyhow::Result<Self> {
-        let mut config = gateway::Config::new(SECRET.to_vec());
-        config.shutdown_grace = Duration::from_secs(2);
-        adjust(&mut config);
-        // A fresh handle, as a restarted process would have: nothing in memory survives a restart.
-        let db = gateway::Db::open(&gateway::DbConfig::new(t.url())).await?;
-        let app = gateway::App::new(db, config)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(gateway::serve(app, listener, async move {
-            let _ = stopped.await;
-        }));
-        Ok(Self { addr, url: format!("http://{addr}"), stop: Some(stop), task: Some(task) })
-    }
-
-    /// Stops the server as SIGTERM would, and waits until it has stopped.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await??;
-        }
-        Ok(())
-    }
-
-    pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Channel::from_shared(self.url.clone())?.connect().await.context("connecting to the test server")
-    }
-
-    pub async fn auth(&self) -> anyhow::Result<AuthServiceClient<Channel>> {
-        Ok(AuthServiceClient::new(self.channel().await?))
-    }
-
-    /// Registers `username` (email `username@example.com`, password `password-of-USERNAME`).
-    pub async fn register(&self, username: &str) -> anyhow::Result<Client> {
+impl Register for TestServer {
+    async fn register(&self, username: &str) -> anyhow::Result<Client> {
         let response = self
             .auth()
             .await?
@@ -85,13 +40,9 @@ impl TestServer {
         let tokens = response.tokens.context("no tokens")?;
         Client::new(self.channel().await?, user, tokens)
     }
-}
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    async fn auth(&self) -> anyhow::Result<AuthServiceClient<Channel>> {
+        Ok(AuthServiceClient::new(self.channel().await?))
     }
 }
 
@@ -235,8 +186,14 @@ impl Client {
 
     /// Opens a Subscribe stream.
     pub async fn subscribe(&self, rooms: &[(&str, i64)]) -> Result<Events, tonic::Status> {
+        self.subscribe_following(rooms, false).await
+    }
+
+    /// Opens a Subscribe stream that may also follow new joins.
+    pub async fn subscribe_following(&self, rooms: &[(&str, i64)], follow_joins: bool) -> Result<Events, tonic::Status> {
         let request = api::v1::SubscribeRequest {
             rooms: rooms.iter().map(|(room, after)| api::v1::RoomCursor { room_id: (*room).into(), after_seq: *after }).collect(),
+            follow_joins,
         };
         let stream = self.messages().subscribe(self.req(request)).await?.into_inner();
         Ok(Events { stream })

@@ -60,13 +60,13 @@ impl MessageService for MessagesApi {
 
     async fn subscribe(&self, request: Request<SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
         let who = caller(&request)?;
+        let request = request.into_inner();
         let cursors = request
-            .into_inner()
             .rooms
             .iter()
             .map(|c| Ok((room_id("rooms.room_id", &c.room_id)?, c.after_seq)))
             .collect::<Result<Vec<_>, Status>>()?;
-        let subscription = self.messaging.subscribe(who, cursors).await.map_err(|e| status(&e))?;
+        let subscription = self.messaging.subscribe(who, cursors, request.follow_joins).await.map_err(|e| status(&e))?;
         let online = self.presence.connect(who.user_id);
         Ok(Response::new(EventStream { subscription, _online: online }))
     }
