@@ -2,6 +2,9 @@
 //! `parley tail`. The session is kept in the config directory and refreshed transparently; `parley tail`
 //! resumes from the last seq it printed after a dropped connection, so it shows every message exactly once.
 
+// A terminal program: printing is its output, not stray debugging (the lint exists for libraries).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod output;
 mod session;
 
@@ -174,7 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Whoami => {
             let mut s = Session::open(store, server).await?;
-            let me = call(&mut s, GetMeRequest {}, |c, r| async move { AuthServiceClient::new(c).get_me(r).await }).await?;
+            let me =
+                call(&mut s, GetMeRequest {}, |c, r| async move { AuthServiceClient::new(c).get_me(r).await }).await?;
             let me = me.user.unwrap_or_default();
             println!("{} ({}) <{}>", me.username, me.display_name, me.email);
             println!("id {}  server {}", me.id, s.saved.server);
@@ -206,7 +210,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dm { username } => {
             let mut s = Session::open(store, server).await?;
             let request = GetDirectRoomRequest { username };
-            let r = call(&mut s, request, |c, r| async move { RoomServiceClient::new(c).get_direct_room(r).await }).await?;
+            let r =
+                call(&mut s, request, |c, r| async move { RoomServiceClient::new(c).get_direct_room(r).await }).await?;
             output::rooms(&r.room.into_iter().collect::<Vec<_>>());
             Ok(())
         }
@@ -220,16 +225,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::History { room, limit, before } => {
             let mut s = Session::open(store, server).await?;
             let room = resolve(&mut s, &room).await?;
-            let request = ListMessagesRequest { room_id: room.id.clone(), before_seq: before.unwrap_or(0), after_seq: 0, limit };
-            let page = call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).list_messages(r).await }).await?;
+            let request =
+                ListMessagesRequest { room_id: room.id.clone(), before_seq: before.unwrap_or(0), after_seq: 0, limit };
+            let page = call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).list_messages(r).await })
+                .await?;
             let names = HashMap::from([(room.id.clone(), output::room_label(&room))]);
             for m in &page.messages {
                 println!("{}", output::message(m, &names));
             }
-            if page.has_more {
-                if let Some(first) = page.messages.first() {
-                    println!("(older: parley history {} --before {})", room.id, first.seq);
-                }
+            if page.has_more
+                && let Some(first) = page.messages.first()
+            {
+                println!("(older: parley history {} --before {})", room.id, first.seq);
             }
             Ok(())
         }
@@ -241,7 +248,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => String::new(),
             };
             let request = ListOnlineUsersRequest { room_id };
-            let r = call(&mut s, request, |c, r| async move { PresenceServiceClient::new(c).list_online_users(r).await }).await?;
+            let r =
+                call(&mut s, request, |c, r| async move { PresenceServiceClient::new(c).list_online_users(r).await })
+                    .await?;
             for u in &r.users {
                 println!("{}", output::presence(u));
             }
@@ -263,12 +272,18 @@ async fn room(mut s: Session, action: RoomCommand) -> anyhow::Result<()> {
         }
         RoomCommand::Join { room } => {
             let room_id = resolve_any(&mut s, &room).await?;
-            let r = call(&mut s, JoinRoomRequest { room_id }, |c, r| async move { RoomServiceClient::new(c).join_room(r).await }).await?;
+            let r = call(&mut s, JoinRoomRequest { room_id }, |c, r| async move {
+                RoomServiceClient::new(c).join_room(r).await
+            })
+            .await?;
             output::rooms(&r.room.into_iter().collect::<Vec<_>>());
         }
         RoomCommand::Leave { room } => {
             let room = resolve(&mut s, &room).await?;
-            call(&mut s, LeaveRoomRequest { room_id: room.id.clone() }, |c, r| async move { RoomServiceClient::new(c).leave_room(r).await }).await?;
+            call(&mut s, LeaveRoomRequest { room_id: room.id.clone() }, |c, r| async move {
+                RoomServiceClient::new(c).leave_room(r).await
+            })
+            .await?;
             println!("left {}", output::room_label(&room));
         }
         RoomCommand::Invite { room, username } => {
@@ -368,7 +383,8 @@ async fn list_rooms(s: &mut Session, scope: ListRoomsScope, filter: String) -> a
     let mut rooms = Vec::new();
     let mut token = String::new();
     loop {
-        let request = ListRoomsRequest { scope: scope.into(), page_size: 200, page_token: token, name_filter: filter.clone() };
+        let request =
+            ListRoomsRequest { scope: scope.into(), page_size: 200, page_token: token, name_filter: filter.clone() };
         let page = call(s, request, |c, r| async move { RoomServiceClient::new(c).list_rooms(r).await }).await?;
         rooms.extend(page.rooms);
         if page.next_page_token.is_empty() {
@@ -396,7 +412,9 @@ async fn resolve(s: &mut Session, name: &str) -> anyhow::Result<Room> {
         .collect();
     match matches.len() {
         1 => Ok(matches.remove(0)),
-        0 => bail!("none of your rooms is called {name:?} (see parley rooms; use a room id for rooms you have not joined)"),
+        0 => bail!(
+            "none of your rooms is called {name:?} (see parley rooms; use a room id for rooms you have not joined)"
+        ),
         n => bail!("{n} of your rooms are called {name:?}; use the room id (see parley rooms)"),
     }
 }
@@ -448,7 +466,11 @@ async fn member_id(s: &mut Session, room: &str, username: &str) -> anyhow::Resul
 /// Sends with a fresh client message id, retrying transient failures with the same id (the server stores
 /// it once however often it arrives).
 async fn send(s: &mut Session, room: &str, text: &str) -> anyhow::Result<Message> {
-    let request = SendMessageRequest { room_id: room.to_owned(), body: text.to_owned(), client_message_id: uuid::Uuid::new_v4().to_string() };
+    let request = SendMessageRequest {
+        room_id: room.to_owned(),
+        body: text.to_owned(),
+        client_message_id: uuid::Uuid::new_v4().to_string(),
+    };
     let mut delay = Duration::from_millis(200);
     for attempt in 1.. {
         let sent = s.req(request.clone()).await?;
@@ -479,7 +501,10 @@ async fn tail(mut s: Session, rooms: Vec<String>) -> anyhow::Result<()> {
     let mut delay = Duration::from_millis(500);
     loop {
         let request = SubscribeRequest {
-            rooms: cursors.iter().map(|(room_id, after_seq)| RoomCursor { room_id: room_id.clone(), after_seq: *after_seq }).collect(),
+            rooms: cursors
+                .iter()
+                .map(|(room_id, after_seq)| RoomCursor { room_id: room_id.clone(), after_seq: *after_seq })
+                .collect(),
             follow_joins: follow,
         };
         let opened = match s.req(request).await {
@@ -514,9 +539,12 @@ async fn tail(mut s: Session, rooms: Vec<String>) -> anyhow::Result<()> {
                 let mut kept = Vec::new();
                 for (room_id, seq) in cursors {
                     let request = GetRoomRequest { room_id: room_id.clone() };
-                    let visible = call(&mut s, request, |c, r| async move { RoomServiceClient::new(c).get_room(r).await }).await;
+                    let visible =
+                        call(&mut s, request, |c, r| async move { RoomServiceClient::new(c).get_room(r).await }).await;
                     match visible {
-                        Ok(r) if r.room.as_ref().is_some_and(|r| r.caller_role() != Role::Unspecified) => kept.push((room_id, seq)),
+                        Ok(r) if r.room.as_ref().is_some_and(|r| r.caller_role() != Role::Unspecified) => {
+                            kept.push((room_id, seq))
+                        }
                         _ => eprintln!("* no longer in {}", names.get(&room_id).cloned().unwrap_or(room_id)),
                     }
                 }
@@ -536,17 +564,18 @@ async fn tail(mut s: Session, rooms: Vec<String>) -> anyhow::Result<()> {
 }
 
 async fn show(s: &mut Session, event: Event, cursors: &mut Vec<(String, i64)>, names: &mut HashMap<String, String>) {
-    let cursor = |cursors: &mut Vec<(String, i64)>, room: &str| -> Option<usize> { cursors.iter().position(|(r, _)| r == room) };
+    let cursor =
+        |cursors: &mut Vec<(String, i64)>, room: &str| -> Option<usize> { cursors.iter().position(|(r, _)| r == room) };
     match event {
         Event::Ready(ready) => {
             for c in ready.rooms {
                 if cursor(cursors, &c.room_id).is_none() {
                     cursors.push((c.room_id.clone(), c.after_seq));
                 }
-                if !names.contains_key(&c.room_id) {
-                    if let Ok(room) = resolve(s, &c.room_id).await {
-                        names.insert(c.room_id.clone(), output::room_label(&room));
-                    }
+                if !names.contains_key(&c.room_id)
+                    && let Ok(room) = resolve(s, &c.room_id).await
+                {
+                    names.insert(c.room_id.clone(), output::room_label(&room));
                 }
             }
         }
@@ -572,12 +601,20 @@ async fn show(s: &mut Session, event: Event, cursors: &mut Vec<(String, i64)>, n
         }
         Event::RoomRemoved(removed) => {
             let label = names.get(&removed.room_id).cloned().unwrap_or_else(|| removed.room_id.clone());
-            println!("* stopped following {label} ({})", if removed.reason() == RoomRemovedReason::Removed { "removed" } else { "left" });
+            println!(
+                "* stopped following {label} ({})",
+                if removed.reason() == RoomRemovedReason::Removed { "removed" } else { "left" }
+            );
             cursors.retain(|(r, _)| *r != removed.room_id);
         }
         Event::InvitationReceived(invitation) => {
             if let Some(room) = invitation.room {
-                println!("* {} invited you to {} (parley room join {})", invitation.inviter_username, output::room_label(&room), room.id);
+                println!(
+                    "* {} invited you to {} (parley room join {})",
+                    invitation.inviter_username,
+                    output::room_label(&room),
+                    room.id
+                );
             }
         }
         Event::Heartbeat(_) => {}

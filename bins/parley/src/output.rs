@@ -39,7 +39,15 @@ pub fn rooms(rooms: &[Room]) {
             (_, Visibility::Private) => "private",
             _ => "public",
         };
-        println!("{:<36}  {:<24}  {:<8}  {:>7}  {:>6}  {}", r.id, room_label(r), kind, r.member_count, r.last_seq, role(r.caller_role()));
+        println!(
+            "{:<36}  {:<24}  {:<8}  {:>7}  {:>6}  {}",
+            r.id,
+            room_label(r),
+            kind,
+            r.member_count,
+            r.last_seq,
+            role(r.caller_role())
+        );
     }
 }
 

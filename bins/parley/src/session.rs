@@ -78,7 +78,10 @@ impl Store {
 
     pub fn load(&self) -> anyhow::Result<Option<Saved>> {
         match fs::read_to_string(self.path()) {
-            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is damaged; run parley login", self.path().display()))?)),
+            Ok(text) => Ok(Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is damaged; run parley login", self.path().display()))?,
+            )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path().display())),
         }
@@ -86,7 +89,11 @@ impl Store {
 
     /// Writes the session readable by the user only, atomically (a crash leaves the old one or the new).
     pub fn save(&self, saved: &Saved) -> anyhow::Result<()> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let temporary = self.dir.join(".session.json.tmp");
         let _ = fs::remove_file(&temporary);
         let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;

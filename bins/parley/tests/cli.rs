@@ -1,6 +1,9 @@
 //! The `parley` command line against a real server: sign-in and session handling, rooms and messages, and
 //! `tail` resuming after the server goes away and comes back.
 
+// A failed expectation in a test is a failed test: panicking is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -24,7 +27,8 @@ fn parley(server: &str, home: &Path, args: &[&str], stdin: &str) -> anyhow::Resu
 
 /// Runs `parley` in a blocking task and insists that it succeeds; returns its standard output.
 async fn ok(server: &str, home: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let (server, home, args) = (server.to_owned(), home.to_owned(), args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>());
+    let (server, home, args) =
+        (server.to_owned(), home.to_owned(), args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>());
     let output = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         parley(&server, &home, &args, "password-1\n")
@@ -37,7 +41,8 @@ async fn ok(server: &str, home: &Path, args: &[&str]) -> anyhow::Result<String> 
 
 /// Runs `parley` and insists that it fails; returns its standard error.
 async fn fails(server: &str, home: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let (server, home, args) = (server.to_owned(), home.to_owned(), args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>());
+    let (server, home, args) =
+        (server.to_owned(), home.to_owned(), args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>());
     let output = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         parley(&server, &home, &args, "")
@@ -156,7 +161,9 @@ impl Tail {
     /// The next line that contains `needle`, skipping others (presence lines).
     async fn line_with(&mut self, needle: &str) -> anyhow::Result<String> {
         loop {
-            let line = tokio::time::timeout(Duration::from_secs(20), self.lines.recv()).await?.ok_or_else(|| anyhow::anyhow!("tail ended"))?;
+            let line = tokio::time::timeout(Duration::from_secs(20), self.lines.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("tail ended"))?;
             if line.contains(needle) {
                 return Ok(line);
             }

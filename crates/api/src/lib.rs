@@ -5,13 +5,7 @@
 //! gateway converts at its edge.
 
 /// `package chat.v1`.
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    clippy::all,
-    clippy::pedantic,
-    rust_2018_idioms
-)]
+#[allow(missing_docs, missing_debug_implementations, clippy::all, clippy::pedantic, rust_2018_idioms)]
 pub mod chat {
     /// Version 1 of the chat API.
     pub mod v1 {

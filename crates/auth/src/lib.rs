@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bus::{Bus, Event, Topic};
+use storage::Db;
 use storage::sessions::{self, NewSession, Rotation};
 use storage::users::{self, NewUser};
-use storage::Db;
 use types::{DomainError, ErrorCode, FieldViolation, Millis, SessionId, User, UserId};
 
 pub use throttle::ThrottleConfig;
@@ -302,12 +302,10 @@ impl Auth {
         };
         let (session, refresh) = self.new_session(user.id, now);
         let mut conn = self.db.write().await?;
-        sessions::create_with_user(&mut conn, &user, &session)
-            .await
-            .map_err(|e| match e {
-                storage::Error::AlreadyExists(what) => Error::Taken(what),
-                other => Error::Storage(other),
-            })?;
+        sessions::create_with_user(&mut conn, &user, &session).await.map_err(|e| match e {
+            storage::Error::AlreadyExists(what) => Error::Taken(what),
+            other => Error::Storage(other),
+        })?;
         drop(conn);
         let account = Account {
             user: User {

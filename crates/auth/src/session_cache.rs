@@ -33,10 +33,7 @@ impl SessionCache {
     /// Whether the session is live (and whose it is), if known recently enough.
     pub(crate) fn get(&self, id: SessionId, now: Instant) -> Option<(UserId, bool)> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries
-            .get(&id)
-            .filter(|e| now.duration_since(e.checked) < self.fresh_for)
-            .map(|e| (e.user, e.live))
+        entries.get(&id).filter(|e| now.duration_since(e.checked) < self.fresh_for).map(|e| (e.user, e.live))
     }
 
     pub(crate) fn put(&self, id: SessionId, user: UserId, live: bool, now: Instant) {

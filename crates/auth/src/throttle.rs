@@ -29,12 +29,7 @@ pub struct ThrottleConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        Self {
-            per_account: 10,
-            per_address: 30,
-            per_account_any_address: 100,
-            window: Duration::from_secs(60),
-        }
+        Self { per_account: 10, per_address: 30, per_account_any_address: 100, window: Duration::from_secs(60) }
     }
 }
 

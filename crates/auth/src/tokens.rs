@@ -102,12 +102,11 @@ impl Keys {
         if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(Refused::Invalid);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            match e.kind() {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => Refused::Expired,
                 _ => Refused::Invalid,
-            }
-        })?;
+            })?;
         let user = data.claims.sub.parse().map_err(|_| Refused::Invalid)?;
         let session = data.claims.sid.parse().map_err(|_| Refused::Invalid)?;
         Ok((user, session))

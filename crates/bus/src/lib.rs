@@ -137,23 +137,18 @@ impl Default for Bus {
 impl Bus {
     /// An in-process bus.
     pub fn local(capacity: Capacity) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                topics: Mutex::new(HashMap::new()),
-                capacity,
-            }),
-        }
+        Self { inner: Arc::new(Inner { topics: Mutex::new(HashMap::new()), capacity }) }
     }
 
     /// Sends `event` to every current subscriber of `topic`. Never blocks; a topic nobody listens to costs
     /// nothing.
     pub fn publish(&self, topic: Topic, event: Event) {
         let mut topics = self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = topics.get(&topic) {
-            if sender.send(event).is_err() {
-                // Every receiver is gone.
-                topics.remove(&topic);
-            }
+        if let Some(sender) = topics.get(&topic)
+            && sender.send(event).is_err()
+        {
+            // Every receiver is gone.
+            topics.remove(&topic);
         }
     }
 
@@ -164,15 +159,8 @@ impl Bus {
             Topic::Room(_) => self.inner.capacity.room,
             Topic::User(_) => self.inner.capacity.user,
         };
-        let receiver = topics
-            .entry(topic)
-            .or_insert_with(|| broadcast::channel(capacity).0)
-            .subscribe();
-        Subscription {
-            receiver: Some(BroadcastStream::new(receiver)),
-            topic,
-            bus: self.inner.clone(),
-        }
+        let receiver = topics.entry(topic).or_insert_with(|| broadcast::channel(capacity).0).subscribe();
+        Subscription { receiver: Some(BroadcastStream::new(receiver)), topic, bus: self.inner.clone() }
     }
 
     /// The rooms that have subscribers on this node.
@@ -229,9 +217,9 @@ impl Stream for Subscription {
         let Some(receiver) = self.receiver.as_mut() else {
             return Poll::Ready(None);
         };
-        Pin::new(receiver).poll_next(cx).map(|item| {
-            item.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| RecvError::Lagged(n)))
-        })
+        Pin::new(receiver)
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| RecvError::Lagged(n))))
     }
 }
 

@@ -77,10 +77,19 @@ impl App {
     pub fn new(db: Db, config: Config) -> Result<Self, Error> {
         let bus = Bus::default();
         let stopping = CancellationToken::new();
-        let auth = Arc::new(Auth::new(db.clone(), bus.clone(), config.auth.clone()).map_err(|e| Error::Config(e.to_string()))?);
+        let auth = Arc::new(
+            Auth::new(db.clone(), bus.clone(), config.auth.clone()).map_err(|e| Error::Config(e.to_string()))?,
+        );
         let rooms = Rooms::new(db.clone(), bus.clone());
-        let presence = Presence::new(db.clone(), bus.clone(), rooms.clone(), Arc::new(LocalStore::default()), config.presence_grace);
-        let messaging = Messaging::new(db, bus, rooms.clone(), auth.clone(), config.messaging.clone(), stopping.clone());
+        let presence = Presence::new(
+            db.clone(),
+            bus.clone(),
+            rooms.clone(),
+            Arc::new(LocalStore::default()),
+            config.presence_grace,
+        );
+        let messaging =
+            Messaging::new(db, bus, rooms.clone(), auth.clone(), config.messaging.clone(), stopping.clone());
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, stopping.clone());
         Ok(Self { auth, rooms, messaging, presence, config, stopping })
     }

@@ -150,7 +150,11 @@ pub(crate) fn message(e: &Entry) -> v1::Message {
     }
 }
 
-pub(crate) fn user_presence(user: &types::User, status: PresenceStatus, last_seen_at: Option<Millis>) -> v1::UserPresence {
+pub(crate) fn user_presence(
+    user: &types::User,
+    status: PresenceStatus,
+    last_seen_at: Option<Millis>,
+) -> v1::UserPresence {
     v1::UserPresence {
         user: Some(self::user(user)),
         status: presence_status(status).into(),
@@ -173,7 +177,9 @@ pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeRespon
             presence: Some(user_presence(&change.user, change.status, change.last_seen_at)),
         }),
         E::Heartbeat(at) => Event::Heartbeat(v1::Heartbeat { server_time: Some(timestamp(at)) }),
-        E::RoomAdded { room: view, after_seq } => Event::RoomAdded(v1::RoomAdded { room: Some(room(&view)), after_seq }),
+        E::RoomAdded { room: view, after_seq } => {
+            Event::RoomAdded(v1::RoomAdded { room: Some(room(&view)), after_seq })
+        }
         E::RoomRemoved { room_id, reason, last_seq } => Event::RoomRemoved(v1::RoomRemoved {
             room_id: room_id.to_string(),
             reason: match reason {

@@ -17,11 +17,8 @@ use tracing::Instrument as _;
 use crate::status::status;
 
 /// Methods anyone may call.
-const PUBLIC: [&str; 3] = [
-    "/chat.v1.AuthService/Register",
-    "/chat.v1.AuthService/Login",
-    "/chat.v1.AuthService/RefreshToken",
-];
+const PUBLIC: [&str; 3] =
+    ["/chat.v1.AuthService/Register", "/chat.v1.AuthService/Login", "/chat.v1.AuthService/RefreshToken"];
 
 fn needs_identity(path: &str) -> bool {
     path.starts_with("/chat.v1.") && !PUBLIC.contains(&path)

@@ -181,7 +181,14 @@ pub struct Messaging {
 impl Messaging {
     /// The service. Starts the node's writer and reconciler, so it must be called within a Tokio runtime;
     /// both stop, and every subscription ends, when `stopping` is cancelled.
-    pub fn new(db: Db, bus: Bus, rooms: Rooms, auth: Arc<Auth>, config: MessagingConfig, stopping: CancellationToken) -> Self {
+    pub fn new(
+        db: Db,
+        bus: Bus,
+        rooms: Rooms,
+        auth: Arc<Auth>,
+        config: MessagingConfig,
+        stopping: CancellationToken,
+    ) -> Self {
         let writer = writer::spawn(db.clone(), bus.clone(), config.batch_max, config.send_queue);
         reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, stopping.clone());
         Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writer, stopping }) }
@@ -197,11 +204,15 @@ impl Messaging {
         let mut violations = Vec::new();
         let len = body.chars().count();
         if !(1..=4000).contains(&len) || body.trim().is_empty() {
-            violations.push(FieldViolation::new("body", format!("must be 1 to 4000 characters, not only white space (is {len})")));
+            violations.push(FieldViolation::new(
+                "body",
+                format!("must be 1 to 4000 characters, not only white space (is {len})"),
+            ));
         }
         let id_len = client_message_id.chars().count();
         if !(1..=64).contains(&id_len) {
-            violations.push(FieldViolation::new("client_message_id", format!("must be 1 to 64 characters (is {id_len})")));
+            violations
+                .push(FieldViolation::new("client_message_id", format!("must be 1 to 64 characters (is {id_len})")));
         } else if client_message_id.chars().any(char::is_control) {
             violations.push(FieldViolation::new("client_message_id", "must not contain control characters"));
         }
@@ -227,7 +238,14 @@ impl Messaging {
     ///
     /// # Errors
     /// [`Error::Invalid`] when both cursors are set or any value is negative; [`Error::Rooms`].
-    pub async fn history(&self, who: UserId, room: RoomId, before_seq: i64, after_seq: i64, limit: i32) -> Result<(Vec<Entry>, bool), Error> {
+    pub async fn history(
+        &self,
+        who: UserId,
+        room: RoomId,
+        before_seq: i64,
+        after_seq: i64,
+        limit: i32,
+    ) -> Result<(Vec<Entry>, bool), Error> {
         let mut violations = Vec::new();
         if before_seq < 0 {
             violations.push(FieldViolation::new("before_seq", "must not be negative"));
@@ -265,7 +283,12 @@ impl Messaging {
     /// # Errors
     /// [`Error::Invalid`] for a negative or future `after_seq` or a room named twice; [`Error::Rooms`] when
     /// `who` may not read a room.
-    pub async fn subscribe(&self, who: Identity, cursors: Vec<(RoomId, i64)>, follow_joins: bool) -> Result<Subscription, Error> {
+    pub async fn subscribe(
+        &self,
+        who: Identity,
+        cursors: Vec<(RoomId, i64)>,
+        follow_joins: bool,
+    ) -> Result<Subscription, Error> {
         let mut seen = HashSet::new();
         for (room, after) in &cursors {
             if *after < 0 {

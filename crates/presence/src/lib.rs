@@ -200,12 +200,7 @@ impl Presence {
 
     /// Each user's status, in order (offline for users never seen).
     pub fn statuses(&self, users: &[UserId]) -> Vec<PresenceStatus> {
-        self.inner
-            .store
-            .get(users)
-            .into_iter()
-            .map(|k| k.map_or(PresenceStatus::Offline, |k| k.status))
-            .collect()
+        self.inner.store.get(users).into_iter().map(|k| k.map_or(PresenceStatus::Offline, |k| k.status)).collect()
     }
 
     /// The users online or away in `room` (which `who` must be a member of), or, without a room, among
@@ -261,7 +256,13 @@ impl Presence {
     }
 }
 
-async fn announce(inner: &Inner, user: UserId, status: PresenceStatus, now: Millis, version: u64) -> Result<(), storage::Error> {
+async fn announce(
+    inner: &Inner,
+    user: UserId,
+    status: PresenceStatus,
+    now: Millis,
+    version: u64,
+) -> Result<(), storage::Error> {
     let mut conn = inner.db.write().await?;
     if status == PresenceStatus::Offline {
         users::set_last_seen(&mut conn, &[user], now).await?;

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use bus::{Bus, Departure, Event, Topic};
 use storage::rooms::{self as store, Change, Invited, Joined, Listing, NewRoom, Standing};
 use storage::{Db, users};
-use types::{DomainError, ErrorCode, FieldViolation, Member, Millis, Role, Room, RoomId, RoomKind, User, UserId, Visibility};
+use types::{
+    DomainError, ErrorCode, FieldViolation, Member, Millis, Role, Room, RoomId, RoomKind, User, UserId, Visibility,
+};
 
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
@@ -135,11 +137,20 @@ impl Rooms {
     /// # Errors
     /// [`Error::Invalid`] for a name of other than 1 to 100 characters, a topic over 1000, control
     /// characters in the name, or no visibility.
-    pub async fn create(&self, who: UserId, name: &str, topic: &str, visibility: Option<Visibility>) -> Result<RoomView, Error> {
+    pub async fn create(
+        &self,
+        who: UserId,
+        name: &str,
+        topic: &str,
+        visibility: Option<Visibility>,
+    ) -> Result<RoomView, Error> {
         let mut violations = Vec::new();
         let name_len = name.chars().count();
         if name.trim().is_empty() || name_len > 100 {
-            violations.push(FieldViolation::new("name", format!("must be 1 to 100 characters, not all spaces (is {name_len})")));
+            violations.push(FieldViolation::new(
+                "name",
+                format!("must be 1 to 100 characters, not all spaces (is {name_len})"),
+            ));
         } else if name.chars().any(char::is_control) {
             violations.push(FieldViolation::new("name", "must not contain control characters"));
         }
@@ -205,13 +216,17 @@ impl Rooms {
             Scope::Invited => (Listing::Invited(who), "invited"),
         };
         let after = match page::decode(name, page_token)? {
-            Some(key) => Some(key.parse::<RoomId>().map_err(|_| invalid("page_token", "is not a token from a previous page of this listing"))?),
+            Some(key) => Some(
+                key.parse::<RoomId>()
+                    .map_err(|_| invalid("page_token", "is not a token from a previous page of this listing"))?,
+            ),
             None => None,
         };
         if name_filter.chars().count() > 100 {
             return Err(invalid("name_filter", "must be at most 100 characters"));
         }
-        let pattern = (!name_filter.is_empty()).then(|| format!("%{}%", escape_like(&types::text::search_key(name_filter))));
+        let pattern =
+            (!name_filter.is_empty()).then(|| format!("%{}%", escape_like(&types::text::search_key(name_filter))));
         let mut conn = self.db.read().await?;
         let (rooms, more) = store::list(&mut conn, listing, after, pattern.as_deref(), limit).await?;
         let ids: Vec<RoomId> = rooms.iter().map(|r| r.id).collect();
@@ -221,7 +236,11 @@ impl Rooms {
         let next = if more { rooms.last().map(|r| page::encode(name, &r.id.to_string())) } else { None };
         let views = rooms
             .into_iter()
-            .map(|room| RoomView { caller_role: roles.get(&room.id).copied(), direct_peer: peers.get(&room.id).cloned(), room })
+            .map(|room| RoomView {
+                caller_role: roles.get(&room.id).copied(),
+                direct_peer: peers.get(&room.id).cloned(),
+                room,
+            })
             .collect();
         Ok((views, next))
     }
@@ -280,7 +299,11 @@ impl Rooms {
         // Visibility first, so that a hidden room cannot be probed through the username's error.
         let standing = self.visible(who, room).await?;
         if standing.role.is_none() {
-            return Err(if standing.room.visibility == Visibility::Private { Error::RoomNotFound } else { Error::NotMember });
+            return Err(if standing.room.visibility == Visibility::Private {
+                Error::RoomNotFound
+            } else {
+                Error::NotMember
+            });
         }
         let invitee = self.user_by_name(username).await?;
         let may_invite = |s: &Standing| match (s.role, s.room.kind) {
@@ -288,7 +311,8 @@ impl Rooms {
             (_, RoomKind::Direct) => Err(Error::Precondition("direct conversations cannot take more members")),
             _ => Ok(()),
         };
-        let outcome = store::invite(&mut self.db.write().await?, room, who, invitee.id, Millis::now(), may_invite).await;
+        let outcome =
+            store::invite(&mut self.db.write().await?, room, who, invitee.id, Millis::now(), may_invite).await;
         match not_found_is_room(outcome)?? {
             Invited::AlreadyMember => Err(Error::AlreadyMember(invitee.username)),
             Invited::AlreadyInvited => Ok(()),
@@ -317,7 +341,9 @@ impl Rooms {
             (Some(Role::Member), _) => Err(Error::Forbidden("only the owner and admins may remove members")),
             (_, None) => Ok(()),
             (_, Some(Role::Owner)) => Err(Error::Forbidden("nobody may remove the room's owner")),
-            (Some(Role::Admin), Some(Role::Admin)) => Err(Error::Forbidden("admins may not remove other admins; ask the owner")),
+            (Some(Role::Admin), Some(Role::Admin)) => {
+                Err(Error::Forbidden("admins may not remove other admins; ask the owner"))
+            }
             _ => Ok(()),
         };
         let outcome = store::remove(&mut self.db.write().await?, room, who, target, Millis::now(), may_remove).await;
@@ -345,7 +371,8 @@ impl Rooms {
             Some(Role::Owner) => Ok(()),
             Some(_) => Err(Error::Forbidden("only the room's owner may change roles")),
         };
-        let outcome = store::set_role(&mut self.db.write().await?, room, who, target, role, Millis::now(), may_set).await;
+        let outcome =
+            store::set_role(&mut self.db.write().await?, room, who, target, role, Millis::now(), may_set).await;
         let change = not_found_is_room(outcome)??.ok_or(Error::MemberNotFound)?;
         self.published(&change, None);
         tracing::info!(room_id = %room, member = %target, ?role, "role changed");
@@ -356,11 +383,19 @@ impl Rooms {
     ///
     /// # Errors
     /// As [`Rooms::access`]; [`Error::Invalid`] for a bad page size or token.
-    pub async fn members(&self, who: UserId, room: RoomId, page_size: i32, page_token: &str) -> Result<(Vec<Member>, Option<String>), Error> {
+    pub async fn members(
+        &self,
+        who: UserId,
+        room: RoomId,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<Member>, Option<String>), Error> {
         let limit = page::size("page_size", page_size)?;
         let listing = format!("members {room}");
         let after = match page::decode(&listing, page_token)? {
-            Some(key) => key.parse::<i64>().map_err(|_| invalid("page_token", "is not a token from a previous page of this listing"))?,
+            Some(key) => key
+                .parse::<i64>()
+                .map_err(|_| invalid("page_token", "is not a token from a previous page of this listing"))?,
             None => 0,
         };
         self.access(who, room).await?;

@@ -55,20 +55,13 @@ pub struct DbConfig {
 impl DbConfig {
     /// A config for `url` with default pool settings.
     pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
 enum Pools {
     Mysql(Pool<AsyncMysqlConnection>),
-    Sqlite {
-        writer: Pool<SqliteConn>,
-        readers: Pool<SqliteConn>,
-    },
+    Sqlite { writer: Pool<SqliteConn>, readers: Pool<SqliteConn> },
 }
 
 /// A handle to the database: cheap to clone, shared by every part of the server.
@@ -129,26 +122,16 @@ impl Db {
             Target::Mysql(url) => {
                 let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url.clone());
                 let pool = build_pool(manager, config.max_connections.max(1), config)?;
-                let db = Self {
-                    pools: Arc::new(Pools::Mysql(pool)),
-                    backend: Backend::Mysql,
-                };
-                let conn = AsyncMysqlConnection::establish(&url)
-                    .await
-                    .map_err(|e| unavailable(&config.url, &e))?;
+                let db = Self { pools: Arc::new(Pools::Mysql(pool)), backend: Backend::Mysql };
+                let conn = AsyncMysqlConnection::establish(&url).await.map_err(|e| unavailable(&config.url, &e))?;
                 migrate_mysql(conn).await?;
                 db
             }
             Target::Sqlite(path) => {
                 let writer = build_pool(sqlite_manager(&path), 1, config)?;
                 let readers = build_pool(sqlite_manager(&path), config.max_connections.max(1), config)?;
-                let db = Self {
-                    pools: Arc::new(Pools::Sqlite { writer, readers }),
-                    backend: Backend::Sqlite,
-                };
-                let conn = sqlite_connect(path.clone())
-                    .await
-                    .map_err(|e| unavailable(&config.url, &e))?;
+                let db = Self { pools: Arc::new(Pools::Sqlite { writer, readers }), backend: Backend::Sqlite };
+                let conn = sqlite_connect(path.clone()).await.map_err(|e| unavailable(&config.url, &e))?;
                 run_migrations(conn, SQLITE_MIGRATIONS).await?;
                 db
             }
@@ -184,14 +167,11 @@ impl Db {
     }
 }
 
-fn build_pool<C>(
-    manager: AsyncDieselConnectionManager<C>,
-    size: usize,
-    config: &DbConfig,
-) -> Result<Pool<C>>
+fn build_pool<C>(manager: AsyncDieselConnectionManager<C>, size: usize, config: &DbConfig) -> Result<Pool<C>>
 where
     C: diesel_async::pooled_connection::PoolableConnection + 'static,
-    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
+    AsyncDieselConnectionManager<C>:
+        deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
 {
     Pool::builder(manager)
         .max_size(size)
@@ -211,9 +191,7 @@ fn sqlite_manager(path: &str) -> AsyncDieselConnectionManager<SqliteConn> {
 
 async fn sqlite_connect(path: String) -> diesel::ConnectionResult<SqliteConn> {
     let mut conn = SqliteConn::establish(&path).await?;
-    conn.batch_execute(SQLITE_SETUP)
-        .await
-        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    conn.batch_execute(SQLITE_SETUP).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
 }
 
@@ -240,16 +218,13 @@ async fn migrate_mysql(mut conn: AsyncMysqlConnection) -> Result<()> {
         #[diesel(sql_type = Nullable<BigInt>)]
         locked: Option<i64>,
     }
-    let got: Locked = diesel::sql_query("SELECT GET_LOCK('parley_migrations', 60) AS locked")
-        .get_result(&mut conn)
-        .await?;
+    let got: Locked =
+        diesel::sql_query("SELECT GET_LOCK('parley_migrations', 60) AS locked").get_result(&mut conn).await?;
     if got.locked != Some(1) {
         return Err(Error::Migration("another node held the migration lock for 60 s".into()));
     }
     let mut conn = run_migrations(conn, MYSQL_MIGRATIONS).await?;
-    diesel::sql_query("DO RELEASE_LOCK('parley_migrations')")
-        .execute(&mut conn)
-        .await?;
+    diesel::sql_query("DO RELEASE_LOCK('parley_migrations')").execute(&mut conn).await?;
     Ok(())
 }
 
@@ -259,9 +234,7 @@ where
     AsyncMigrationHarness<C>: MigrationHarness<C::Backend>,
 {
     let mut harness = AsyncMigrationHarness::new(conn);
-    let applied = harness
-        .run_pending_migrations(migrations)
-        .map_err(|e| Error::Migration(e.to_string()))?;
+    let applied = harness.run_pending_migrations(migrations).map_err(|e| Error::Migration(e.to_string()))?;
     for version in applied {
         tracing::info!(%version, "applied database migration");
     }
@@ -320,10 +293,7 @@ mod tests {
 
     #[test]
     fn redacts_the_password_only() {
-        assert_eq!(
-            redact("mysql://parley:s3cret@db.example:3306/parley"),
-            "mysql://parley:***@db.example:3306/parley"
-        );
+        assert_eq!(redact("mysql://parley:s3cret@db.example:3306/parley"), "mysql://parley:***@db.example:3306/parley");
         assert_eq!(redact("mysql://root@localhost/x"), "mysql://root@localhost/x");
         assert_eq!(redact("sqlite:///var/lib/parley.db"), "sqlite:///var/lib/parley.db");
     }

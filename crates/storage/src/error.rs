@@ -39,9 +39,7 @@ impl From<diesel::result::Error> for Error {
         use diesel::result::{DatabaseErrorKind, Error as D};
         match e {
             D::NotFound => Self::NotFound("record"),
-            D::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                Self::Unavailable(info.message().to_owned())
-            }
+            D::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => Self::Unavailable(info.message().to_owned()),
             other => Self::Query(other),
         }
     }
@@ -59,9 +57,7 @@ impl DomainError for Error {
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Unavailable(_) => ErrorCode::Unavailable,
-            Self::BadUrl(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => {
-                ErrorCode::Internal
-            }
+            Self::BadUrl(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => ErrorCode::Internal,
         }
     }
 }

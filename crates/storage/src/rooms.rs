@@ -16,7 +16,7 @@ use crate::db::{Conn, for_each_backend, run};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::schema::{invites, memberships, rooms, users};
 use crate::timeline::{NewEntry, TimelineTx as _};
-use crate::users::{USER_COLUMNS, user_from_row};
+use crate::users::{USER_COLUMNS, UserRow, user_from_row};
 
 /// A group room to create.
 #[derive(Debug, Clone, Copy)]
@@ -227,7 +227,7 @@ for_each_backend!(impl RoomTx {
             .select((memberships::user_id, memberships::role))
             .load(self)
             .await?;
-        let pick = candidates.iter().find(|(_, role)| *role == admin).or_else(|| candidates.iter().next());
+        let pick = candidates.iter().find(|(_, role)| *role == admin).or_else(|| <[_]>::first(&candidates));
         pick.map(|(id, _)| UserId::from_slice(id)).transpose().map_err(Error::from)
     }
 });
@@ -575,13 +575,9 @@ pub async fn list(
             .select(RoomRow::as_select())
             .into_boxed();
         query = match listing {
-            Listing::Joined(user) => query.filter(
-                rooms::id.eq_any(
-                    memberships::table
-                        .filter(memberships::user_id.eq(user.to_vec()))
-                        .select(memberships::room_id),
-                ),
-            ),
+            Listing::Joined(user) => query.filter(rooms::id.eq_any(
+                memberships::table.filter(memberships::user_id.eq(user.to_vec())).select(memberships::room_id),
+            )),
             Listing::Invited(user) => query.filter(
                 rooms::id.eq_any(invites::table.filter(invites::user_id.eq(user.to_vec())).select(invites::room_id)),
             ),
@@ -624,7 +620,7 @@ pub async fn other_members(conn: &mut Conn, user: UserId, rooms: &[RoomId]) -> R
         return Ok(Vec::new());
     }
     let keys: Vec<&[u8]> = rooms.iter().map(|r| r.as_bytes().as_slice()).collect();
-    let rows: Vec<(Vec<u8>, (Vec<u8>, String, String, i64))> = run!(conn, |c| memberships::table
+    let rows: Vec<(Vec<u8>, UserRow)> = run!(conn, |c| memberships::table
         .inner_join(users::table)
         .filter(memberships::room_id.eq_any(&keys))
         .filter(memberships::user_id.ne(user.as_bytes().as_slice()))
@@ -639,9 +635,14 @@ pub async fn other_members(conn: &mut Conn, user: UserId, rooms: &[RoomId]) -> R
 ///
 /// # Errors
 /// Database errors only.
-pub async fn members(conn: &mut Conn, room: RoomId, after_seq: i64, limit: usize) -> Result<(Vec<(Member, i64)>, bool)> {
+pub async fn members(
+    conn: &mut Conn,
+    room: RoomId,
+    after_seq: i64,
+    limit: usize,
+) -> Result<(Vec<(Member, i64)>, bool)> {
     let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-    let rows: Vec<((Vec<u8>, String, String, i64), i16, i64, i64)> = run!(conn, |c| memberships::table
+    let rows: Vec<(UserRow, i16, i64, i64)> = run!(conn, |c| memberships::table
         .inner_join(users::table)
         .filter(memberships::room_id.eq(room.as_bytes().as_slice()))
         .filter(memberships::joined_seq.gt(after_seq))

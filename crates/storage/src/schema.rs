@@ -93,12 +93,4 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invites -> rooms (room_id));
 diesel::joinable!(messages -> rooms (room_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    sessions,
-    refresh_tokens,
-    rooms,
-    memberships,
-    invites,
-    messages,
-);
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, rooms, memberships, invites, messages,);

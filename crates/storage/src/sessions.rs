@@ -141,6 +141,10 @@ for_each_backend!(impl SessionTx {
     }
 });
 
+/// A refresh token joined with its session: session id, token expiry, token use, user, session expiry,
+/// session revocation.
+type TokenSession = (Vec<u8>, i64, Option<i64>, Vec<u8>, i64, Option<i64>);
+
 /// Presents the refresh token whose hash is `presented`: if it is the session's current token, marks it
 /// used and stores `next` (expiring at `next_expires_at`) in its place; if it was used before, revokes the
 /// session. All in one transaction, so two concurrent presentations of one token cannot both rotate.
@@ -156,7 +160,7 @@ pub async fn rotate(
 ) -> Result<Rotation> {
     run!(conn, |c| c
         .transaction::<_, Error, _>(async |tx| {
-            let found: Option<(Vec<u8>, i64, Option<i64>, Vec<u8>, i64, Option<i64>)> = refresh_tokens::table
+            let found: Option<TokenSession> = refresh_tokens::table
                 .inner_join(sessions::table)
                 .filter(refresh_tokens::token_hash.eq(presented.as_slice()))
                 .select((
@@ -193,10 +197,7 @@ pub async fn rotate(
                     // Simply expired: nothing suspicious.
                     return Ok(Rotation::Rejected);
                 }
-                diesel::update(sessions::table.find(&session))
-                    .set(sessions::revoked_at.eq(now.0))
-                    .execute(tx)
-                    .await?;
+                diesel::update(sessions::table.find(&session)).set(sessions::revoked_at.eq(now.0)).execute(tx).await?;
                 return Ok(Rotation::Reused { session_id, user_id });
             }
             diesel::insert_into(refresh_tokens::table)
@@ -229,9 +230,7 @@ pub async fn find_by_refresh(conn: &mut Conn, hash: &[u8; 32]) -> Result<Option<
         .first(c)
         .await
         .optional())?;
-    found
-        .map(|(s, u)| Ok((SessionId::from_slice(&s)?, UserId::from_slice(&u)?)))
-        .transpose()
+    found.map(|(s, u)| Ok((SessionId::from_slice(&s)?, UserId::from_slice(&u)?))).transpose()
 }
 
 /// The state of a session, or `None` if there is no such session.
@@ -266,20 +265,12 @@ pub async fn revoke(conn: &mut Conn, user_id: UserId, id: SessionId, now: Millis
     let exists: i64 = run!(conn, |c| c
         .transaction::<_, Error, _>(async |tx| {
             diesel::update(
-                sessions::table
-                    .find(key)
-                    .filter(sessions::user_id.eq(owner))
-                    .filter(sessions::revoked_at.is_null()),
+                sessions::table.find(key).filter(sessions::user_id.eq(owner)).filter(sessions::revoked_at.is_null()),
             )
             .set(sessions::revoked_at.eq(now.0))
             .execute(tx)
             .await?;
-            Ok(sessions::table
-                .find(key)
-                .filter(sessions::user_id.eq(owner))
-                .count()
-                .get_result(tx)
-                .await?)
+            Ok(sessions::table.find(key).filter(sessions::user_id.eq(owner)).count().get_result(tx).await?)
         })
         .await)?;
     if exists == 0 { Err(Error::NotFound("session")) } else { Ok(()) }
@@ -311,9 +302,7 @@ pub async fn purge(conn: &mut Conn, before: Millis) -> Result<usize> {
             let dead = sessions::table
                 .filter(sessions::expires_at.lt(before.0).or(sessions::revoked_at.lt(before.0)))
                 .select(sessions::id);
-            diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(dead)))
-                .execute(tx)
-                .await?;
+            diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(dead))).execute(tx).await?;
             let n = diesel::delete(
                 sessions::table.filter(sessions::expires_at.lt(before.0).or(sessions::revoked_at.lt(before.0))),
             )

@@ -134,8 +134,10 @@ impl InsertRows for diesel_async::AsyncMysqlConnection {
 
 impl InsertRows for crate::db::SqliteConn {
     async fn insert_rows(&mut self, rows: Vec<NewEntryRow>) -> Result<()> {
-        self.spawn_blocking(move |conn| diesel::RunQueryDsl::execute(diesel::insert_into(messages::table).values(&rows), conn))
-            .await?;
+        self.spawn_blocking(move |conn| {
+            diesel::RunQueryDsl::execute(diesel::insert_into(messages::table).values(&rows), conn)
+        })
+        .await?;
         Ok(())
     }
 }
@@ -216,8 +218,7 @@ for_each_backend!(impl TimelineTx {
             .into_iter()
             .zip(entries)
             .zip(1..)
-            .map(|((id, e), offset)| {
-                Ok(Entry {
+            .map(|((id, e), offset)| Entry {
                     id,
                     room_id: room,
                     seq: last_seq + offset,
@@ -228,9 +229,8 @@ for_each_backend!(impl TimelineTx {
                     body: e.body.clone(),
                     client_message_id: e.client_message_id.clone(),
                     created_at: now,
-                })
             })
-            .collect::<Result<Vec<_>>>()?)
+            .collect())
     }
 
     async fn usernames(&mut self, ids: &[UserId]) -> Result<HashMap<UserId, String>> {
@@ -269,8 +269,12 @@ pub async fn page(conn: &mut Conn, room: RoomId, page: Page, limit: usize) -> Re
         let base = messages::table.filter(messages::room_id.eq(key)).select(EntryRow::as_select());
         let mut rows: Vec<EntryRow> = match page {
             Page::Latest => base.order(messages::seq.desc()).limit(fetch).load(c).await?,
-            Page::Before(seq) => base.filter(messages::seq.lt(seq)).order(messages::seq.desc()).limit(fetch).load(c).await?,
-            Page::After(seq) => base.filter(messages::seq.gt(seq)).order(messages::seq.asc()).limit(fetch).load(c).await?,
+            Page::Before(seq) => {
+                base.filter(messages::seq.lt(seq)).order(messages::seq.desc()).limit(fetch).load(c).await?
+            }
+            Page::After(seq) => {
+                base.filter(messages::seq.gt(seq)).order(messages::seq.asc()).limit(fetch).load(c).await?
+            }
         };
         let has_more = rows.len() > limit;
         rows.truncate(limit);
@@ -366,7 +370,11 @@ pub enum Appended {
 ///
 /// # Errors
 /// Database errors; the whole batch is then rolled back and nothing is stored.
-pub async fn append_messages(conn: &mut Conn, batch: &[(RoomId, Vec<Draft>)], now: Millis) -> Result<Vec<Vec<Appended>>> {
+pub async fn append_messages(
+    conn: &mut Conn,
+    batch: &[(RoomId, Vec<Draft>)],
+    now: Millis,
+) -> Result<Vec<Vec<Appended>>> {
     run!(conn, |c| c
         .transaction::<_, Error, _>(async |tx| {
             let mut outcomes = Vec::with_capacity(batch.len());
@@ -382,7 +390,12 @@ pub async fn append_messages(conn: &mut Conn, batch: &[(RoomId, Vec<Draft>)], no
 ///
 /// # Errors
 /// Database errors only.
-pub async fn find_by_client_id(conn: &mut Conn, room: RoomId, sender: UserId, client_message_id: &str) -> Result<Option<Entry>> {
+pub async fn find_by_client_id(
+    conn: &mut Conn,
+    room: RoomId,
+    sender: UserId,
+    client_message_id: &str,
+) -> Result<Option<Entry>> {
     run!(conn, |c| {
         let row: Option<EntryRow> = messages::table
             .filter(messages::room_id.eq(room.as_bytes().as_slice()))

@@ -82,16 +82,13 @@ impl AccountRow {
 
 /// The columns of a [`User`], for queries in other modules that join users.
 pub(crate) type UserColumns = (users::id, users::username, users::display_name, users::created_at);
-pub(crate) const USER_COLUMNS: UserColumns =
-    (users::id, users::username, users::display_name, users::created_at);
+pub(crate) const USER_COLUMNS: UserColumns = (users::id, users::username, users::display_name, users::created_at);
 
-pub(crate) fn user_from_row((id, username, display_name, created_at): (Vec<u8>, String, String, i64)) -> Result<User> {
-    Ok(User {
-        id: UserId::from_slice(&id)?,
-        username,
-        display_name,
-        created_at: Millis(created_at),
-    })
+/// A row of [`USER_COLUMNS`].
+pub(crate) type UserRow = (Vec<u8>, String, String, i64);
+
+pub(crate) fn user_from_row((id, username, display_name, created_at): UserRow) -> Result<User> {
+    Ok(User { id: UserId::from_slice(&id)?, username, display_name, created_at: Millis(created_at) })
 }
 
 /// Creates an account.
@@ -179,11 +176,7 @@ pub async fn get_many(conn: &mut Conn, ids: &[UserId]) -> Result<Vec<User>> {
         return Ok(Vec::new());
     }
     let keys: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
-    let rows = run!(conn, |c| users::table
-        .filter(users::id.eq_any(&keys))
-        .select(USER_COLUMNS)
-        .load(c)
-        .await)?;
+    let rows = run!(conn, |c| users::table.filter(users::id.eq_any(&keys)).select(USER_COLUMNS).load(c).await)?;
     rows.into_iter().map(user_from_row).collect()
 }
 

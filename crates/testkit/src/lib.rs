@@ -52,11 +52,7 @@ impl TestDb {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("parley.db").display());
         let db = Db::open(&DbConfig::new(&url)).await?;
-        Ok(Self {
-            db: Some(db),
-            url,
-            cleanup: Cleanup::Sqlite(dir),
-        })
+        Ok(Self { db: Some(db), url, cleanup: Cleanup::Sqlite(dir) })
     }
 
     /// A fresh MySQL database, or `None` (after a notice) when no server is configured outside CI.
@@ -144,9 +140,7 @@ pub fn mysql_server() -> Option<String> {
         _ => {
             static ONCE: Once = Once::new();
             ONCE.call_once(|| {
-                notice(&format!(
-                    "MySQL tests skipped: set {MYSQL_URL_VAR}=mysql://root@127.0.0.1:3306 to run them"
-                ));
+                notice(&format!("MySQL tests skipped: set {MYSQL_URL_VAR}=mysql://root@127.0.0.1:3306 to run them"));
             });
             None
         }

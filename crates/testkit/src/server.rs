@@ -43,7 +43,11 @@ impl TestServer {
     ///
     /// # Errors
     /// As [`TestServer::start`]; also when `addr` stays taken for two seconds.
-    pub async fn start_at(t: &TestDb, addr: SocketAddr, adjust: impl FnOnce(&mut gateway::Config)) -> anyhow::Result<Self> {
+    pub async fn start_at(
+        t: &TestDb,
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut gateway::Config),
+    ) -> anyhow::Result<Self> {
         let mut config = gateway::Config::new(SECRET.to_vec());
         config.shutdown_grace = Duration::from_secs(2);
         adjust(&mut config);

@@ -116,10 +116,7 @@ mod tests {
         let simple = id.to_string().replace('-', "");
         assert_eq!(simple.parse::<RoomId>(), Err(IdError));
         assert_eq!("".parse::<RoomId>(), Err(IdError));
-        assert_eq!(
-            "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz".parse::<RoomId>(),
-            Err(IdError)
-        );
+        assert_eq!("zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz".parse::<RoomId>(), Err(IdError));
     }
 
     #[test]

@@ -13,7 +13,6 @@ mod time;
 pub use error::{DomainError, ErrorCode, FieldViolation};
 pub use id::{EntryId, IdError, RoomId, SessionId, UserId};
 pub use model::{
-    Entry, EntryKind, Member, PresenceStatus, Role, Room, RoomKind, Subject, User, UserPresence,
-    Visibility,
+    Entry, EntryKind, Member, PresenceStatus, Role, Room, RoomKind, Subject, User, UserPresence, Visibility,
 };
 pub use time::Millis;

@@ -10,9 +10,7 @@ pub struct Millis(pub i64);
 impl Millis {
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         Self(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 

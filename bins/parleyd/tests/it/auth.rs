@@ -9,10 +9,15 @@ use testkit::db_test;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{SECRET, TestServer, bearer, expect_code, password_of, Register as _};
+use crate::support::{Register as _, SECRET, TestServer, bearer, expect_code, password_of};
 
 fn registration(username: &str, email: &str, password: &str) -> RegisterRequest {
-    RegisterRequest { username: username.into(), email: email.into(), password: password.into(), display_name: String::new() }
+    RegisterRequest {
+        username: username.into(),
+        email: email.into(),
+        password: password.into(),
+        display_name: String::new(),
+    }
 }
 
 fn login(login: &str, password: &str) -> LoginRequest {

@@ -12,7 +12,8 @@ use testkit::db_test;
 use crate::support::{Register as _, TestServer};
 
 fn grpcurl() -> Option<&'static str> {
-    let found = Command::new("grpcurl").arg("-version").output().is_ok_and(|o| o.status.success() || !o.stderr.is_empty());
+    let found =
+        Command::new("grpcurl").arg("-version").output().is_ok_and(|o| o.status.success() || !o.stderr.is_empty());
     if found {
         return Some("grpcurl");
     }

@@ -2,6 +2,9 @@
 //! database, driven over real gRPC. Every test that touches storage runs on SQLite and on MySQL (see
 //! `testkit`).
 
+// A failed expectation in a test is a failed test: panicking is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod support;
 
 mod auth;

@@ -11,17 +11,28 @@ use testkit::db_test;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{Client, TestServer, expect_code, Register as _};
+use crate::support::{Client, Register as _, TestServer, expect_code};
 
 fn seqs(messages: &[api::v1::Message]) -> Vec<i64> {
     messages.iter().map(|m| m.seq).collect()
 }
 
 async fn last_seq(c: &Client, room: &str) -> anyhow::Result<i64> {
-    Ok(c.rooms().get_room(c.req(GetRoomRequest { room_id: room.into() })).await?.into_inner().room.map_or(0, |r| r.last_seq))
+    Ok(c.rooms()
+        .get_room(c.req(GetRoomRequest { room_id: room.into() }))
+        .await?
+        .into_inner()
+        .room
+        .map_or(0, |r| r.last_seq))
 }
 
-async fn history(c: &Client, room: &str, before: i64, after: i64, limit: i32) -> Result<(Vec<i64>, bool), tonic::Status> {
+async fn history(
+    c: &Client,
+    room: &str,
+    before: i64,
+    after: i64,
+    limit: i32,
+) -> Result<(Vec<i64>, bool), tonic::Status> {
     let request = ListMessagesRequest { room_id: room.into(), before_seq: before, after_seq: after, limit };
     let page = c.messages().list_messages(c.req(request)).await?.into_inner();
     Ok((seqs(&page.messages), page.has_more))

@@ -8,7 +8,7 @@ use api::v1::{ListOnlineUsersRequest, PresenceStatus, SetPresenceRequest, Visibi
 use testkit::db_test;
 use tonic::Code;
 
-use crate::support::{Client, Events, TestServer, expect_code, Register as _};
+use crate::support::{Client, Events, Register as _, TestServer, expect_code};
 
 const GRACE: Duration = Duration::from_millis(600);
 
@@ -46,8 +46,17 @@ async fn nothing_before_sentinel(events: &mut Events, sender: &Client, room: &st
 }
 
 async fn online(c: &Client, room: &str) -> anyhow::Result<Vec<(String, PresenceStatus)>> {
-    let users = c.presence().list_online_users(c.req(ListOnlineUsersRequest { room_id: room.into() })).await?.into_inner().users;
-    Ok(users.into_iter().map(|u| (u.status(), u.user.map(|u| u.username).unwrap_or_default())).map(|(s, n)| (n, s)).collect())
+    let users = c
+        .presence()
+        .list_online_users(c.req(ListOnlineUsersRequest { room_id: room.into() }))
+        .await?
+        .into_inner()
+        .users;
+    Ok(users
+        .into_iter()
+        .map(|u| (u.status(), u.user.map(|u| u.username).unwrap_or_default()))
+        .map(|(s, n)| (n, s))
+        .collect())
 }
 
 async fn set(c: &Client, status: PresenceStatus) -> Result<(), tonic::Status> {

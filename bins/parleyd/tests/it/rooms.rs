@@ -3,14 +3,15 @@
 use std::collections::HashSet;
 
 use api::v1::{
-    CreateRoomRequest, GetDirectRoomRequest, LeaveRoomRequest, ListMembersRequest, ListMessagesRequest, ListRoomsRequest,
-    ListRoomsScope, MessageKind, RemoveMemberRequest, Role, RoomKind, SetMemberRoleRequest, SubscribeRequest, Visibility,
+    CreateRoomRequest, GetDirectRoomRequest, LeaveRoomRequest, ListMembersRequest, ListMessagesRequest,
+    ListRoomsRequest, ListRoomsScope, MessageKind, RemoveMemberRequest, Role, RoomKind, SetMemberRoleRequest,
+    SubscribeRequest, Visibility,
 };
 use testkit::db_test;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::support::{Client, TestServer, expect_code, Register as _};
+use crate::support::{Client, Register as _, TestServer, expect_code};
 
 async fn leave(c: &Client, room: &str) -> Result<(), tonic::Status> {
     c.rooms().leave_room(c.req(LeaveRoomRequest { room_id: room.into() })).await.map(|_| ())
@@ -30,14 +31,26 @@ async fn direct(c: &Client, username: &str) -> Result<api::v1::Room, tonic::Stat
     Ok(r.into_inner().room.unwrap_or_default())
 }
 
-async fn list(c: &Client, scope: ListRoomsScope, page_size: i32, token: &str, filter: &str) -> Result<(Vec<api::v1::Room>, String), tonic::Status> {
-    let request = ListRoomsRequest { scope: scope.into(), page_size, page_token: token.into(), name_filter: filter.into() };
+async fn list(
+    c: &Client,
+    scope: ListRoomsScope,
+    page_size: i32,
+    token: &str,
+    filter: &str,
+) -> Result<(Vec<api::v1::Room>, String), tonic::Status> {
+    let request =
+        ListRoomsRequest { scope: scope.into(), page_size, page_token: token.into(), name_filter: filter.into() };
     let page = c.rooms().list_rooms(c.req(request)).await?.into_inner();
     Ok((page.rooms, page.next_page_token))
 }
 
 /// Every page of a listing, following next_page_token.
-async fn list_all(c: &Client, scope: ListRoomsScope, page_size: i32, filter: &str) -> anyhow::Result<(Vec<String>, usize)> {
+async fn list_all(
+    c: &Client,
+    scope: ListRoomsScope,
+    page_size: i32,
+    filter: &str,
+) -> anyhow::Result<(Vec<String>, usize)> {
     let (mut ids, mut token, mut pages) = (Vec::new(), String::new(), 0);
     loop {
         let (rooms, next) = list(c, scope, page_size, &token, filter).await?;

@@ -14,7 +14,12 @@ use testkit::db_test;
 use crate::support::{Client, Daemon, bearer, run_to_exit};
 
 fn register(name: &str) -> RegisterRequest {
-    RegisterRequest { username: name.into(), email: format!("{name}@example.com"), password: "password-1".into(), display_name: String::new() }
+    RegisterRequest {
+        username: name.into(),
+        email: format!("{name}@example.com"),
+        password: "password-1".into(),
+        display_name: String::new(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,7 +32,11 @@ async fn starts_with_no_configuration_and_creates_its_data() -> anyhow::Result<(
     assert!(data.join("parley.db").is_file(), "{}", daemon.log());
     let secret = std::fs::metadata(data.join("jwt-secret"))?;
     assert_eq!(secret.permissions().mode() & 0o777, 0o600);
-    let status = HealthClient::new(daemon.channel().await?).check(HealthCheckRequest { service: String::new() }).await?.into_inner().status();
+    let status = HealthClient::new(daemon.channel().await?)
+        .check(HealthCheckRequest { service: String::new() })
+        .await?
+        .into_inner()
+        .status();
     assert_eq!(status, ServingStatus::Serving);
     let log = daemon.log();
     let secret_text = std::fs::read_to_string(data.join("jwt-secret"))?;
@@ -41,7 +50,12 @@ async fn a_restart_keeps_the_data_and_the_jwt_secret() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().to_str().unwrap_or_default();
     let daemon = Daemon::spawn(&["--data-dir", data], &[]).await?;
-    let tokens = AuthServiceClient::new(daemon.channel().await?).register(register("alice")).await?.into_inner().tokens.unwrap_or_default();
+    let tokens = AuthServiceClient::new(daemon.channel().await?)
+        .register(register("alice"))
+        .await?
+        .into_inner()
+        .tokens
+        .unwrap_or_default();
     assert!(daemon.terminate()?.success(), "SIGTERM is a clean exit");
 
     let daemon = Daemon::spawn(&["--data-dir", data], &[]).await?;
@@ -58,7 +72,8 @@ fn refuses(args: &[&str], envs: &[(&str, &str)], expected: &str) -> anyhow::Resu
     let (status, stderr) = run_to_exit(args, envs)?;
     assert!(!status.success(), "{args:?} must fail");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("parleyd: error: ") || l.starts_with("error:")).collect();
+    let errors: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("parleyd: error: ") || l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "one error line expected, got:\n{stderr}");
     assert!(errors[0].contains(expected), "{:?} does not say {expected:?}", errors[0]);
     Ok(())
@@ -70,18 +85,42 @@ async fn bad_configuration_fails_with_one_line_that_says_what_to_fix() -> anyhow
     let data = dir.path().to_str().unwrap_or_default();
     let quiet = [("PARLEY_LOG", "off")];
 
-    refuses(&["--data-dir", data, "--listen", "127.0.0.1:0", "--database-url", "mysql://parley:secret@127.0.0.1:1/parley"], &quiet, "cannot open the database mysql://parley:***@127.0.0.1:1/parley")?;
-    refuses(&["--data-dir", data, "--listen", "127.0.0.1:0", "--database-url", "postgres://x"], &quiet, "unsupported database url")?;
+    refuses(
+        &["--data-dir", data, "--listen", "127.0.0.1:0", "--database-url", "mysql://parley:secret@127.0.0.1:1/parley"],
+        &quiet,
+        "cannot open the database mysql://parley:***@127.0.0.1:1/parley",
+    )?;
+    refuses(
+        &["--data-dir", data, "--listen", "127.0.0.1:0", "--database-url", "postgres://x"],
+        &quiet,
+        "unsupported database url",
+    )?;
     let file = dir.path().join("a-file");
     std::fs::write(&file, "")?;
     let under_file = file.join("data");
-    refuses(&["--data-dir", under_file.to_str().unwrap_or_default(), "--listen", "127.0.0.1:0"], &quiet, "cannot create data directory")?;
-    refuses(&["--data-dir", data, "--listen", "not-an-address"], &quiet, "invalid value 'not-an-address' for '--listen <ADDR>'")?;
-    refuses(&["--data-dir", data, "--listen", "127.0.0.1:0", "--jwt-secret", "short"], &quiet, "--jwt-secret must be at least 32 bytes long")?;
+    refuses(
+        &["--data-dir", under_file.to_str().unwrap_or_default(), "--listen", "127.0.0.1:0"],
+        &quiet,
+        "cannot create data directory",
+    )?;
+    refuses(
+        &["--data-dir", data, "--listen", "not-an-address"],
+        &quiet,
+        "invalid value 'not-an-address' for '--listen <ADDR>'",
+    )?;
+    refuses(
+        &["--data-dir", data, "--listen", "127.0.0.1:0", "--jwt-secret", "short"],
+        &quiet,
+        "--jwt-secret must be at least 32 bytes long",
+    )?;
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = taken.local_addr()?.to_string();
-    refuses(&["--data-dir", data, "--listen", &port], &quiet, &format!("cannot listen on {port}: Address already in use"))?;
+    refuses(
+        &["--data-dir", data, "--listen", &port],
+        &quiet,
+        &format!("cannot listen on {port}: Address already in use"),
+    )?;
     Ok(())
 }
 

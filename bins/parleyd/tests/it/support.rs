@@ -127,7 +127,8 @@ where
 impl Client {
     /// Creates a room and returns it.
     pub async fn create_room(&self, name: &str, visibility: api::v1::Visibility) -> anyhow::Result<api::v1::Room> {
-        let request = api::v1::CreateRoomRequest { name: name.into(), topic: String::new(), visibility: visibility.into() };
+        let request =
+            api::v1::CreateRoomRequest { name: name.into(), topic: String::new(), visibility: visibility.into() };
         self.rooms().create_room(self.req(request)).await?.into_inner().room.context("no room")
     }
 
@@ -150,7 +151,8 @@ impl Client {
 
     /// Sends a text message with the given client message id.
     pub async fn send_with_id(&self, room: &str, body: &str, id: &str) -> Result<api::v1::Message, tonic::Status> {
-        let request = api::v1::SendMessageRequest { room_id: room.into(), body: body.into(), client_message_id: id.into() };
+        let request =
+            api::v1::SendMessageRequest { room_id: room.into(), body: body.into(), client_message_id: id.into() };
         let r = self.messages().send_message(self.req(request)).await?;
         r.into_inner().message.ok_or_else(|| tonic::Status::internal("no message"))
     }
@@ -161,7 +163,8 @@ impl Client {
         let mut pages = Vec::new();
         let mut before = 0;
         loop {
-            let request = api::v1::ListMessagesRequest { room_id: room.into(), before_seq: before, after_seq: 0, limit: 200 };
+            let request =
+                api::v1::ListMessagesRequest { room_id: room.into(), before_seq: before, after_seq: 0, limit: 200 };
             let page = self.messages().list_messages(self.req(request)).await?.into_inner();
             before = page.messages.first().map_or(before, |m| m.seq);
             let more = page.has_more;
@@ -190,9 +193,16 @@ impl Client {
     }
 
     /// Opens a Subscribe stream that may also follow new joins.
-    pub async fn subscribe_following(&self, rooms: &[(&str, i64)], follow_joins: bool) -> Result<Events, tonic::Status> {
+    pub async fn subscribe_following(
+        &self,
+        rooms: &[(&str, i64)],
+        follow_joins: bool,
+    ) -> Result<Events, tonic::Status> {
         let request = api::v1::SubscribeRequest {
-            rooms: rooms.iter().map(|(room, after)| api::v1::RoomCursor { room_id: (*room).into(), after_seq: *after }).collect(),
+            rooms: rooms
+                .iter()
+                .map(|(room, after)| api::v1::RoomCursor { room_id: (*room).into(), after_seq: *after })
+                .collect(),
             follow_joins,
         };
         let stream = self.messages().subscribe(self.req(request)).await?.into_inner();
@@ -217,11 +227,15 @@ impl Events {
     }
 
     /// The next event that `pick` accepts, skipping the others (heartbeats, presence…).
-    pub async fn next_where<T>(&mut self, mut pick: impl FnMut(api::v1::subscribe_response::Event) -> Option<T>) -> anyhow::Result<T> {
+    pub async fn next_where<T>(
+        &mut self,
+        mut pick: impl FnMut(api::v1::subscribe_response::Event) -> Option<T>,
+    ) -> anyhow::Result<T> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let item = tokio::time::timeout(left, self.stream.message()).await.context("no matching event in time")??;
+            let item =
+                tokio::time::timeout(left, self.stream.message()).await.context("no matching event in time")??;
             let event = item.and_then(|r| r.event).context("stream ended")?;
             if let Some(found) = pick(event) {
                 return Ok(found);

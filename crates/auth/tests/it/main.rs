@@ -1,5 +1,8 @@
 //! The auth service on real databases (SQLite and MySQL), without gRPC.
 
+// A failed expectation in a test is a failed test: panicking is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};

@@ -39,7 +39,10 @@ impl Stream for EventStream {
 
 #[tonic::async_trait]
 impl MessageService for MessagesApi {
-    async fn send_message(&self, request: Request<SendMessageRequest>) -> Result<Response<SendMessageResponse>, Status> {
+    async fn send_message(
+        &self,
+        request: Request<SendMessageRequest>,
+    ) -> Result<Response<SendMessageResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
@@ -47,7 +50,10 @@ impl MessageService for MessagesApi {
         Ok(Response::new(SendMessageResponse { message: Some(convert::message(&entry)) }))
     }
 
-    async fn list_messages(&self, request: Request<ListMessagesRequest>) -> Result<Response<ListMessagesResponse>, Status> {
+    async fn list_messages(
+        &self,
+        request: Request<ListMessagesRequest>,
+    ) -> Result<Response<ListMessagesResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
@@ -66,7 +72,8 @@ impl MessageService for MessagesApi {
             .iter()
             .map(|c| Ok((room_id("rooms.room_id", &c.room_id)?, c.after_seq)))
             .collect::<Result<Vec<_>, Status>>()?;
-        let subscription = self.messaging.subscribe(who, cursors, request.follow_joins).await.map_err(|e| status(&e))?;
+        let subscription =
+            self.messaging.subscribe(who, cursors, request.follow_joins).await.map_err(|e| status(&e))?;
         let online = self.presence.connect(who.user_id);
         Ok(Response::new(EventStream { subscription, _online: online }))
     }

@@ -32,7 +32,10 @@ impl PresenceService for PresenceApi {
         }))
     }
 
-    async fn set_presence(&self, request: Request<SetPresenceRequest>) -> Result<Response<SetPresenceResponse>, Status> {
+    async fn set_presence(
+        &self,
+        request: Request<SetPresenceRequest>,
+    ) -> Result<Response<SetPresenceResponse>, Status> {
         let who = caller(&request)?.user_id;
         let value = request.get_ref().status;
         let status_value = match api::v1::PresenceStatus::try_from(value) {

@@ -63,7 +63,10 @@ impl RoomService for RoomsApi {
         Ok(Response::new(LeaveRoomResponse {}))
     }
 
-    async fn invite_member(&self, request: Request<InviteMemberRequest>) -> Result<Response<InviteMemberResponse>, Status> {
+    async fn invite_member(
+        &self,
+        request: Request<InviteMemberRequest>,
+    ) -> Result<Response<InviteMemberResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
@@ -74,7 +77,10 @@ impl RoomService for RoomsApi {
         Ok(Response::new(InviteMemberResponse {}))
     }
 
-    async fn remove_member(&self, request: Request<RemoveMemberRequest>) -> Result<Response<RemoveMemberResponse>, Status> {
+    async fn remove_member(
+        &self,
+        request: Request<RemoveMemberRequest>,
+    ) -> Result<Response<RemoveMemberResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
@@ -83,11 +89,15 @@ impl RoomService for RoomsApi {
         Ok(Response::new(RemoveMemberResponse {}))
     }
 
-    async fn list_members(&self, request: Request<ListMembersRequest>) -> Result<Response<ListMembersResponse>, Status> {
+    async fn list_members(
+        &self,
+        request: Request<ListMembersRequest>,
+    ) -> Result<Response<ListMembersResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
-        let (members, next) = self.rooms.members(who, room, r.page_size, &r.page_token).await.map_err(|e| status(&e))?;
+        let (members, next) =
+            self.rooms.members(who, room, r.page_size, &r.page_token).await.map_err(|e| status(&e))?;
         let ids: Vec<_> = members.iter().map(|m| m.user.id).collect();
         let statuses = self.presence.statuses(&ids);
         Ok(Response::new(ListMembersResponse {
@@ -96,7 +106,10 @@ impl RoomService for RoomsApi {
         }))
     }
 
-    async fn set_member_role(&self, request: Request<SetMemberRoleRequest>) -> Result<Response<SetMemberRoleResponse>, Status> {
+    async fn set_member_role(
+        &self,
+        request: Request<SetMemberRoleRequest>,
+    ) -> Result<Response<SetMemberRoleResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
@@ -106,7 +119,10 @@ impl RoomService for RoomsApi {
         Ok(Response::new(SetMemberRoleResponse {}))
     }
 
-    async fn get_direct_room(&self, request: Request<GetDirectRoomRequest>) -> Result<Response<GetDirectRoomResponse>, Status> {
+    async fn get_direct_room(
+        &self,
+        request: Request<GetDirectRoomRequest>,
+    ) -> Result<Response<GetDirectRoomResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         if r.username.is_empty() {

@@ -1,5 +1,5 @@
-use storage::users::{self, NewUser};
 use storage::Error;
+use storage::users::{self, NewUser};
 use testkit::db_test;
 use types::{Millis, UserId};
 
