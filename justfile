@@ -1,0 +1,43 @@
+# Parley's everyday commands. Each recipe is a thin wrapper: the README shows the plain cargo commands, so
+# `just` is a convenience, never a requirement (`cargo install just` or `pip install rust-just`).
+
+mysql_url := env_var_or_default("PARLEY_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the server (SQLite in the platform data directory unless PARLEY_DATABASE_URL says otherwise).
+run *ARGS:
+    cargo run -p parleyd -- {{ARGS}}
+
+# Run the command-line client, e.g. `just cli tail`.
+cli *ARGS:
+    cargo run -q -p parley -- {{ARGS}}
+
+# Run every test; MySQL tests are skipped with a notice unless PARLEY_TEST_MYSQL_URL is set.
+test *ARGS:
+    cargo test --workspace {{ARGS}}
+
+# Run every test, storage-touching ones on SQLite and on MySQL (default URL: root@127.0.0.1:3306).
+test-mysql *ARGS:
+    PARLEY_TEST_MYSQL_URL={{mysql_url}} cargo test --workspace {{ARGS}}
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Everything CI checks before the tests: formatting, clippy, dependency direction, buf lint.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    .ci/check-deps
+    cd proto && npx --yes @bufbuild/buf@1.75.0 lint
+
+# Prove the layering: nothing below the gateway knows tonic/prost; only storage knows Diesel.
+deps:
+    .ci/check-deps
+
+# Exactly what CI runs (installs or starts MariaDB, grpcurl, … if missing).
+ci:
+    bash .ci/run
