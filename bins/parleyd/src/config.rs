@@ -87,6 +87,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// A built web app to serve at / (see web/README.md).
+    /// [default: ./web/dist when it exists]
+    #[arg(long, env = "PARLEY_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

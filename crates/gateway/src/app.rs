@@ -26,6 +26,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How long ended sessions are kept (so that reuse of their refresh tokens is still recognised).
     pub keep_ended_sessions: Duration,
+    /// A built web app to serve at `/` (requests that are not gRPC or grpc-web).
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -38,6 +40,7 @@ impl Config {
             trust_forwarded_for: false,
             shutdown_grace: Duration::from_secs(10),
             keep_ended_sessions: Duration::from_secs(7 * 24 * 3600),
+            web_dir: None,
         }
     }
 }

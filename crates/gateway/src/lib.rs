@@ -13,6 +13,7 @@ mod layer;
 mod server;
 mod services;
 mod status;
+mod web;
 
 pub use app::{App, Config, Error};
 pub use server::serve;

@@ -9,6 +9,7 @@ use api::v1::room_service_server::RoomServiceServer;
 use http::header::HeaderName;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
@@ -18,6 +19,7 @@ use crate::services::auth::AuthApi;
 use crate::services::messages::MessagesApi;
 use crate::services::presence::PresenceApi;
 use crate::services::rooms::RoomsApi;
+use crate::web::WebLayer;
 
 fn cors() -> CorsLayer {
     // Browsers call from the web app's origin, which may differ from the API's. Credentials travel in the
@@ -67,13 +69,8 @@ pub async fn serve(
     let messages = MessagesApi { messaging: app.messaging.clone(), presence: app.presence.clone() };
     let presence = PresenceApi { presence: app.presence.clone() };
 
-    let router = Server::builder()
-        .accept_http1(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .tcp_nodelay(true)
-        .layer(cors())
-        .layer(tonic_web::GrpcWebLayer::new())
-        .layer(AuthLayer::new(app.auth.clone()))
+    let mut routes = Routes::builder();
+    routes
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -81,6 +78,20 @@ pub async fn serve(
         .add_service(RoomServiceServer::new(rooms))
         .add_service(MessageServiceServer::new(messages))
         .add_service(PresenceServiceServer::new(presence));
+    let routes = routes.routes();
+    if let Some(dir) = &app.config.web_dir {
+        tracing::info!(dir = %dir.display(), "serving the web app");
+    }
+
+    let router = Server::builder()
+        .accept_http1(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .tcp_nodelay(true)
+        .layer(cors())
+        .layer(WebLayer::new(app.config.web_dir.clone()))
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(AuthLayer::new(app.auth.clone()))
+        .add_routes(routes);
 
     let stopping = app.stopping.clone();
     let signal = {

@@ -161,3 +161,55 @@ db_test!(async fn a_slow_subscriber_does_not_grow_the_servers_memory(t) {
     }
     Ok(())
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_app_is_served_beside_the_api() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("index.html"), "<!doctype html><title>Parley</title>")?;
+    std::fs::create_dir(dir.path().join("assets"))?;
+    std::fs::write(dir.path().join("assets/app.js"), "console.log('parley')")?;
+    let web = dir.path().to_str().unwrap_or_default();
+    let daemon =
+        Daemon::spawn(&["--data-dir", data.path().to_str().unwrap_or_default(), "--web-dir", web], &[]).await?;
+    let addr = daemon.addr;
+    // A plain HTTP/1.1 GET, as a browser's first request is: "BODY\nSTATUS CONTENT-TYPE".
+    let get = |path: &str| {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.write_all(request.as_bytes()).await?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await?;
+            let (head, body) = response.split_once("\r\n\r\n").unwrap_or_default();
+            let status = head.split(' ').nth(1).unwrap_or_default();
+            let content_type = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned))
+                .unwrap_or_default();
+            anyhow::Ok(format!("{body}\n{status} {content_type}"))
+        }
+    };
+    assert_eq!(get("/").await?, "<!doctype html><title>Parley</title>\n200 text/html");
+    assert_eq!(get("/assets/app.js").await?, "console.log('parley')\n200 text/javascript");
+    assert_eq!(
+        get("/rooms/some-room").await?,
+        "<!doctype html><title>Parley</title>\n200 text/html",
+        "app routes get the app"
+    );
+    // gRPC still answers, and an unknown method is UNIMPLEMENTED, not a page.
+    let status = HealthClient::new(daemon.channel().await?)
+        .check(HealthCheckRequest { service: String::new() })
+        .await?
+        .into_inner()
+        .status();
+    assert_eq!(status, ServingStatus::Serving);
+    let mut grpc = tonic::client::Grpc::new(daemon.channel().await?);
+    grpc.ready().await?;
+    let path = http::uri::PathAndQuery::from_static("/other.v1.NoSuchService/Nothing");
+    let codec = tonic_prost::ProstCodec::<HealthCheckRequest, HealthCheckRequest>::default();
+    let answer = grpc.unary(tonic::Request::new(HealthCheckRequest::default()), path, codec).await;
+    assert_eq!(answer.err().map(|s| s.code()), Some(tonic::Code::Unimplemented));
+    Ok(())
+}
