@@ -209,3 +209,22 @@ db_test!(async fn tail_resumes_after_the_server_comes_back_without_gaps_or_repea
     assert!(tail.line_with("alice: ").await?.ends_with("alice: five"));
     Ok(())
 });
+
+db_test!(async fn tail_shows_presence_and_who_lists_the_connected(t) {
+    let server = TestServer::start_with(t, |c| c.presence_grace = Duration::from_millis(500)).await?;
+    let url = server.url.clone();
+    let (alice, bob) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    ok(&url, alice.path(), &["register", "alice", "alice@example.com", "--password-stdin"]).await?;
+    ok(&url, bob.path(), &["register", "bob", "bob@example.com", "--password-stdin"]).await?;
+    ok(&url, alice.path(), &["room", "create", "general"]).await?;
+    ok(&url, bob.path(), &["room", "join", "general"]).await?;
+    let mut watching = Tail::start(&url, alice.path(), &[])?;
+    assert_eq!(watching.line_with("* alice is").await?, "* alice is online");
+    let bobs = Tail::start(&url, bob.path(), &["general"])?;
+    assert_eq!(watching.line_with("* bob is").await?, "* bob is online");
+    let who = ok(&url, alice.path(), &["who", "general"]).await?;
+    assert!(who.lines().any(|l| l.starts_with("bob") && l.ends_with("online")), "{who}");
+    drop(bobs);
+    assert_eq!(watching.line_with("* bob is").await?, "* bob is offline");
+    Ok(())
+});

@@ -413,3 +413,20 @@ db_test!(async fn a_resuming_client_can_list_its_rooms_and_still_follow_new_join
     assert_eq!(next, "sentinel");
     Ok(())
 });
+
+db_test!(async fn invitations_reach_the_invitees_open_streams(t) {
+    let server = TestServer::start(t).await?;
+    let alice = server.register("alice").await?;
+    let bob = server.register("bob").await?;
+    let mut events = alice.subscribe(&[]).await?;
+    events.next().await?;
+    let room = bob.create_room("Bob's den", Visibility::Private).await?.id;
+    bob.invite(&room, "alice").await?;
+    let invitation =
+        events.next_where(|e| match e { Event::InvitationReceived(i) => Some(i), _ => None }).await?;
+    assert_eq!(invitation.inviter_username, "bob");
+    assert_eq!(invitation.inviter_id, bob.user.id);
+    let invited_to = invitation.room.expect("room");
+    assert_eq!((invited_to.id.as_str(), invited_to.name.as_str()), (room.as_str(), "Bob's den"));
+    Ok(())
+});
