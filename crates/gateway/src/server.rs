@@ -8,9 +8,9 @@ use api::v1::presence_service_server::PresenceServiceServer;
 use api::v1::room_service_server::RoomServiceServer;
 use http::header::HeaderName;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::app::{App, Error};
@@ -86,7 +86,6 @@ pub async fn serve(
     let router = Server::builder()
         .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .tcp_nodelay(true)
         .layer(cors())
         .layer(WebLayer::new(app.config.web_dir.clone()))
         .layer(tonic_web::GrpcWebLayer::new())
@@ -108,7 +107,10 @@ pub async fn serve(
             stopping.cancel();
         }
     };
-    let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    // Serving from a listener ignores the builder's TCP settings: set them on the accepted sockets here.
+    // Without TCP_NODELAY, small responses wait for the client's delayed ACK (tens of milliseconds).
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60)));
+    let server = router.serve_with_incoming_shutdown(incoming, signal);
     let grace = app.config.shutdown_grace;
     tokio::select! {
         result = server => result?,
