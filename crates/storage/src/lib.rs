@@ -10,6 +10,7 @@
 //!
 //! Errors: every function returns [`Error`]; domain crates wrap it and pass its code on.
 
+pub mod bench;
 mod codes;
 mod db;
 mod error;

@@ -106,16 +106,16 @@ impl EntryRow {
 #[diesel(table_name = messages)]
 #[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewEntryRow {
-    room_id: Vec<u8>,
-    seq: i64,
-    id: Vec<u8>,
-    kind: i16,
-    sender_id: Vec<u8>,
-    subject_id: Option<Vec<u8>>,
-    subject_role: Option<i16>,
-    body: String,
-    client_message_id: Option<String>,
-    created_at: i64,
+    pub(crate) room_id: Vec<u8>,
+    pub(crate) seq: i64,
+    pub(crate) id: Vec<u8>,
+    pub(crate) kind: i16,
+    pub(crate) sender_id: Vec<u8>,
+    pub(crate) subject_id: Option<Vec<u8>>,
+    pub(crate) subject_role: Option<i16>,
+    pub(crate) body: String,
+    pub(crate) client_message_id: Option<String>,
+    pub(crate) created_at: i64,
 }
 
 /// Inserting many rows at once: the one place where the backends need different code. MySQL takes one

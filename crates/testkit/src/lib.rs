@@ -12,8 +12,10 @@
 use std::io::Write as _;
 use std::sync::Once;
 
+mod process;
 mod server;
 
+pub use process::Daemon;
 pub use server::{SECRET, TestServer};
 
 use anyhow::Context as _;
@@ -64,6 +66,15 @@ impl TestDb {
         Some(Self::try_mysql(&server).await.unwrap_or_else(|e| {
             panic!("cannot create a test database on {} ({MYSQL_URL_VAR}): {e:#}", storage::redact(&server))
         }))
+    }
+
+    /// A fresh database on the MySQL server at `server` (`mysql://USER:PASSWORD@HOST:PORT`), whatever the
+    /// environment says.
+    ///
+    /// # Errors
+    /// When the server cannot be reached or the database created.
+    pub async fn mysql_at(server: &str) -> anyhow::Result<Self> {
+        Self::try_mysql(server).await
     }
 
     async fn try_mysql(server: &str) -> anyhow::Result<Self> {

@@ -2,7 +2,6 @@
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -14,6 +13,16 @@ use api::v1::{RegisterRequest, Tokens, User};
 use tonic::transport::Channel;
 
 pub use testkit::{SECRET, TestServer};
+
+/// parleyd as a separate process, listening on a free port.
+pub struct Daemon;
+
+impl Daemon {
+    /// Starts the parleyd binary of this build with `args` and `envs` (see [`testkit::Daemon`]).
+    pub async fn spawn(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<testkit::Daemon> {
+        testkit::Daemon::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_parleyd")), args, envs).await
+    }
+}
 
 /// Registers users on a [`TestServer`].
 pub trait Register {
@@ -273,88 +282,6 @@ impl Events {
                 Err(status) => return Ok(status),
             }
         }
-    }
-}
-
-/// parleyd as a separate process, listening on a free port.
-pub struct Daemon {
-    child: std::process::Child,
-    pub addr: SocketAddr,
-    pub url: String,
-    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    /// Starts the binary with `args` (plus a free port and JSON logs) and `envs`, and waits until it listens.
-    pub async fn spawn(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Self> {
-        use std::io::BufRead as _;
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_parleyd"));
-        // Only what the test says: nothing inherited from the environment running the tests.
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PARLEY_")) {
-            command.env_remove(key);
-        }
-        let mut child = command
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-            .env("PARLEY_LOG", "warn,parleyd=info")
-            .args(args)
-            .envs(envs.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().context("no stderr")?;
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (found, listening) = tokio::sync::oneshot::channel();
-        let kept = lines.clone();
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("parleyd listening") {
-                    let addr = serde_json::from_str::<serde_json::Value>(&line)
-                        .ok()
-                        .and_then(|v| v["address"].as_str().and_then(|a| a.parse::<SocketAddr>().ok()));
-                    if let (Some(found), Some(addr)) = (found.take(), addr) {
-                        let _ = found.send(addr);
-                    }
-                }
-                kept.lock().map(|mut l| l.push(line)).ok();
-            }
-        });
-        match tokio::time::timeout(Duration::from_secs(30), listening).await {
-            Ok(Ok(addr)) => Ok(Self { child, addr, url: format!("http://{addr}"), stderr: lines }),
-            _ => {
-                let _ = child.kill();
-                let output = lines.lock().map(|l| l.join("\n")).unwrap_or_default();
-                anyhow::bail!("parleyd did not start listening:\n{output}")
-            }
-        }
-    }
-
-    pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(self.url.clone())?.connect().await?)
-    }
-
-    /// Sends SIGTERM and waits for the process to exit.
-    pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
-        std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
-        Ok(self.child.wait()?)
-    }
-
-    /// The resident memory of the process, in KiB.
-    pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-        Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
-    }
-
-    pub fn log(&self) -> String {
-        self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,0 +1,208 @@
+//! Client-side load: connections, users, and the broadcast load (subscribers that time every delivery,
+//! and a sender at a fixed rate) that drives parleyd and the reference alike.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use api::v1::auth_service_client::AuthServiceClient;
+use api::v1::message_service_client::MessageServiceClient;
+use api::v1::subscribe_response::Event;
+use api::v1::{MessageKind, RegisterRequest, SendMessageRequest, SubscribeRequest};
+use hdrhistogram::Histogram;
+use tonic::transport::Channel;
+
+pub const PASSWORD: &str = "benchmark password";
+
+pub async fn connect(url: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(url.to_owned())?.connect().await?)
+}
+
+pub async fn connect_many(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut channels = Vec::with_capacity(n);
+    for _ in 0..n {
+        channels.push(connect(url).await?);
+    }
+    Ok(channels)
+}
+
+pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// A registered user's access token.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub token: String,
+}
+
+/// Registers `count` users named `PREFIX-N`, a few at a time (each costs one argon2 hash on the server).
+pub async fn register(channel: &Channel, prefix: &str, count: usize) -> anyhow::Result<Vec<User>> {
+    let calls = (0..count).map(|i| {
+        let mut auth = AuthServiceClient::new(channel.clone());
+        let name = format!("{prefix}-{i}");
+        async move {
+            let request = RegisterRequest {
+                username: name.clone(),
+                email: format!("{name}@bench.example"),
+                password: PASSWORD.into(),
+                display_name: String::new(),
+            };
+            let r = auth.register(request).await?.into_inner();
+            anyhow::Ok(User { token: r.tokens.context("no tokens")?.access_token })
+        }
+    });
+    futures::stream::iter(calls).buffered(4).collect::<Vec<_>>().await.into_iter().collect()
+}
+
+use futures::StreamExt as _;
+
+/// A message body of `size` bytes that starts with the time it was made (nanoseconds since `base`).
+fn stamped(base: Instant, size: usize) -> String {
+    let mut body = format!("{:020}", base.elapsed().as_nanos());
+    body.extend(std::iter::repeat_n('x', size.saturating_sub(20)));
+    body
+}
+
+fn sent_at(base: Instant, body: &str) -> Option<Instant> {
+    let nanos: u64 = body.get(..20)?.parse().ok()?;
+    Some(base + Duration::from_nanos(nanos))
+}
+
+/// What a broadcast run measured.
+#[derive(Debug)]
+pub struct Broadcast {
+    pub sent: u64,
+    pub delivered: u64,
+    /// Send-to-deliver latency, microseconds.
+    pub latency: Histogram<u64>,
+    /// From the first send to the last delivery.
+    pub elapsed: Duration,
+}
+
+impl Broadcast {
+    pub fn deliveries_per_second(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn percentile_ms(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// Where a broadcast run goes: the server, the room, who sends, and who subscribes.
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub url: String,
+    pub room_id: String,
+    pub sender: String,
+    /// Tokens of the subscribing users; streams are spread over them.
+    pub readers: Vec<String>,
+}
+
+/// Opens `subscribers` streams over `connections` connections, waits until all are ready, sends `rate`
+/// messages a second of `size` bytes for `duration`, and waits until every subscriber has every message
+/// (or 60 s more have passed).
+pub async fn broadcast(
+    room: &Room,
+    subscribers: usize,
+    connections: usize,
+    rate: f64,
+    duration: Duration,
+    size: usize,
+) -> anyhow::Result<Broadcast> {
+    let base = Instant::now();
+    let channels = connect_many(&room.url, connections.max(1)).await?;
+    // Every subscriber is told how many messages to expect once sending is over.
+    let expected = Arc::new(AtomicU64::new(u64::MAX));
+    let mut readers = Vec::with_capacity(subscribers);
+    for i in 0..subscribers {
+        let mut client = MessageServiceClient::new(channels[i % channels.len()].clone());
+        let token = &room.readers[i % room.readers.len()];
+        let mut stream = client.subscribe(bearer(SubscribeRequest::default(), token)).await?.into_inner();
+        // The first event confirms the subscription.
+        let first = stream.message().await?.and_then(|r| r.event);
+        anyhow::ensure!(matches!(first, Some(Event::Ready(_))), "subscription {i} did not start with ready");
+        let expected = expected.clone();
+        readers.push(tokio::spawn(async move {
+            let mut latency = Histogram::<u64>::new(3)?;
+            let (mut got, mut last) = (0u64, None);
+            while got < expected.load(Ordering::Relaxed) {
+                let next = tokio::time::timeout(Duration::from_secs(1), stream.message()).await;
+                match next {
+                    Ok(Ok(Some(response))) => {
+                        if let Some(Event::Message(m)) = response.event
+                            && m.kind() == MessageKind::Text
+                            && let Some(sent) = sent_at(base, &m.body)
+                        {
+                            let now = Instant::now();
+                            latency.record(u64::try_from(now.duration_since(sent).as_micros()).unwrap_or(u64::MAX))?;
+                            got += 1;
+                            last = Some(now);
+                        }
+                    }
+                    Ok(Ok(None)) | Ok(Err(_)) => break,
+                    // Quiet for a second: give up only once sending is over and the drain time has passed.
+                    Err(_)
+                        if expected.load(Ordering::Relaxed) != u64::MAX
+                            && base.elapsed() > duration + Duration::from_secs(60) =>
+                    {
+                        break;
+                    }
+                    Err(_) => {}
+                }
+            }
+            anyhow::Ok((got, latency, last))
+        }));
+    }
+
+    // The sender: one message per tick, each send on its own task so a slow ack does not slow the rate.
+    let sender = MessageServiceClient::new(channels[0].clone());
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+    let started = Instant::now();
+    let mut sends = Vec::new();
+    let mut n = 0u64;
+    while started.elapsed() < duration {
+        ticks.tick().await;
+        let permit = in_flight.clone().acquire_owned().await?;
+        let mut client = sender.clone();
+        let request = SendMessageRequest {
+            room_id: room.room_id.clone(),
+            body: stamped(base, size),
+            client_message_id: format!("b{n}"),
+        };
+        let token = room.sender.clone();
+        sends.push(tokio::spawn(async move {
+            let _permit = permit;
+            client.send_message(bearer(request, &token)).await.map(|_| ())
+        }));
+        n += 1;
+    }
+    let mut sent = 0;
+    for s in sends {
+        if s.await?.is_ok() {
+            sent += 1;
+        }
+    }
+    expected.store(sent, Ordering::Relaxed);
+
+    let mut latency = Histogram::<u64>::new(3)?;
+    let (mut delivered, mut last) = (0, started);
+    for r in readers {
+        let (got, histogram, at) = r.await??;
+        delivered += got;
+        latency.add(histogram)?;
+        if let Some(at) = at {
+            last = last.max(at);
+        }
+    }
+    Ok(Broadcast { sent, delivered, latency, elapsed: last.duration_since(started) })
+}

@@ -1,0 +1,165 @@
+//! `parley-bench`: drives a real parleyd over real gRPC through six scenarios and measures a reference for
+//! each in the same run, because these machines are shared and noisy: only ratios travel.
+//!
+//! ```text
+//! cargo build --release -p parleyd -p parley-bench
+//! target/release/parley-bench                     # all six, at the sizes the targets are stated for
+//! target/release/parley-bench --quick             # seconds-long smoke run (CI)
+//! target/release/parley-bench --only latency,fanout --json results.json
+//! ```
+//!
+//! MySQL scenarios use a fresh database on `--mysql` (default `mysql://root@127.0.0.1:3306`).
+
+// A command-line tool: its report is its output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod load;
+mod reference;
+mod report;
+mod scenarios;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scenarios::{Env, Sizes};
+
+/// Parley's benchmark: six scenarios, each with a same-run reference.
+#[derive(Parser)]
+#[command(name = "parley-bench", version, about, long_about = None)]
+struct Cli {
+    /// Scenarios to run (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Scenario>,
+
+    /// A seconds-long smoke configuration that exercises every path (what CI runs).
+    #[arg(long)]
+    quick: bool,
+
+    /// MySQL/MariaDB server for the MySQL scenarios; each gets a fresh database that is dropped after.
+    #[arg(long, env = "PARLEY_BENCH_MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306")]
+    mysql: String,
+
+    /// The parleyd binary to start. [default: the one next to this binary]
+    #[arg(long)]
+    parleyd: Option<PathBuf>,
+
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+
+    /// Length of each timed phase. [default: 10s, --quick 2s]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+
+    /// Messages in the history scenario's room. [default: 10000000, --quick 5000]
+    #[arg(long)]
+    history_messages: Option<u64>,
+
+    /// Idle streams in the memory scenario. [default: 10000, --quick 300]
+    #[arg(long)]
+    idle_streams: Option<usize>,
+
+    /// Subscribers in the fan-out scenario. [default: 1000, --quick 50]
+    #[arg(long)]
+    fanout_subscribers: Option<usize>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the reference broadcast server (started by the benchmark itself).
+    #[command(hide = true)]
+    ReferenceServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Accepted for the same command line as parleyd; the reference always logs JSON.
+        #[arg(long, hide = true)]
+        log_format: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Latency,
+    Fanout,
+    Throughput,
+    Memory,
+    History,
+    Logins,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("parley-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parley-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::ReferenceServer { listen, .. }) = cli.command {
+        return reference::serve(listen).await;
+    }
+    let this = std::env::current_exe()?;
+    let parleyd = cli.parleyd.unwrap_or_else(|| this.with_file_name("parleyd"));
+    anyhow::ensure!(parleyd.is_file(), "no parleyd at {} (build it, or pass --parleyd)", parleyd.display());
+    let mut sizes = if cli.quick { Sizes::quick() } else { Sizes::full() };
+    if let Some(d) = cli.duration {
+        sizes.duration = d;
+    }
+    if let Some(n) = cli.history_messages {
+        sizes.history_messages = n;
+    }
+    if let Some(n) = cli.idle_streams {
+        sizes.idle_streams = n;
+    }
+    if let Some(n) = cli.fanout_subscribers {
+        sizes.fanout_subscribers = n;
+    }
+    let env = Env { parleyd, this, mysql: cli.mysql, sizes };
+    let all = [
+        Scenario::Latency,
+        Scenario::Fanout,
+        Scenario::Throughput,
+        Scenario::Memory,
+        Scenario::History,
+        Scenario::Logins,
+    ];
+    let chosen: Vec<Scenario> = if cli.only.is_empty() { all.to_vec() } else { cli.only };
+    let mut rows = Vec::new();
+    for scenario in chosen {
+        eprintln!("running {scenario:?}…");
+        let started = std::time::Instant::now();
+        let result = match scenario {
+            Scenario::Latency => scenarios::latency(&env).await,
+            Scenario::Fanout => scenarios::fanout(&env).await,
+            Scenario::Throughput => scenarios::throughput(&env).await,
+            Scenario::Memory => scenarios::memory(&env).await,
+            Scenario::History => scenarios::history(&env).await,
+            Scenario::Logins => scenarios::logins(&env).await,
+        };
+        rows.extend(result.map_err(|e| e.context(format!("scenario {scenario:?}")))?);
+        eprintln!("{scenario:?} done in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    println!("{}", report::table(&rows));
+    if let Some(path) = cli.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,467 @@
+//! The six scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
+//! its reference in the same run.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use api::v1::auth_service_client::AuthServiceClient;
+use api::v1::message_service_client::MessageServiceClient;
+use api::v1::room_service_client::RoomServiceClient;
+use api::v1::{
+    CreateRoomRequest, JoinRoomRequest, ListMessagesRequest, LoginRequest, SendMessageRequest, SubscribeRequest,
+    Visibility,
+};
+use hdrhistogram::Histogram;
+use testkit::{Daemon, TestDb};
+
+use crate::load::{self, PASSWORD, Room, bearer, connect};
+use crate::reference;
+use crate::report::{Better, Row};
+
+/// Sizes of every scenario.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    pub duration: Duration,
+    pub message_size: usize,
+    pub latency_subscribers: usize,
+    pub latency_rate: f64,
+    pub fanout_subscribers: usize,
+    pub fanout_rate: f64,
+    pub senders: usize,
+    pub idle_streams: usize,
+    pub history_messages: u64,
+    pub history_queries: usize,
+    pub login_concurrency: usize,
+}
+
+impl Sizes {
+    /// The sizes the targets are stated for.
+    pub fn full() -> Self {
+        Self {
+            duration: Duration::from_secs(10),
+            message_size: 200,
+            latency_subscribers: 100,
+            latency_rate: 200.0,
+            fanout_subscribers: 1000,
+            fanout_rate: 250.0,
+            senders: 64,
+            idle_streams: 10_000,
+            history_messages: 10_000_000,
+            history_queries: 500,
+            login_concurrency: 2,
+        }
+    }
+
+    /// A seconds-long smoke run that exercises every code path (CI).
+    pub fn quick() -> Self {
+        Self {
+            duration: Duration::from_secs(2),
+            message_size: 200,
+            latency_subscribers: 10,
+            latency_rate: 50.0,
+            fanout_subscribers: 50,
+            fanout_rate: 50.0,
+            senders: 8,
+            idle_streams: 300,
+            history_messages: 5_000,
+            history_queries: 30,
+            login_concurrency: 2,
+        }
+    }
+}
+
+/// What the scenarios share.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub parleyd: PathBuf,
+    pub this: PathBuf,
+    pub mysql: String,
+    pub sizes: Sizes,
+}
+
+/// A parleyd on a fresh database, and the database (dropped with it).
+struct Server {
+    daemon: Daemon,
+    db: TestDb,
+    _data: tempfile::TempDir,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Mysql,
+    Sqlite,
+}
+
+impl Env {
+    async fn parleyd(&self, backend: Backend) -> anyhow::Result<Server> {
+        let db = match backend {
+            Backend::Mysql => TestDb::mysql_at(&self.mysql)
+                .await
+                .with_context(|| format!("MySQL at {}", storage::redact(&self.mysql)))?,
+            Backend::Sqlite => TestDb::sqlite().await,
+        };
+        let data = tempfile::tempdir()?;
+        let args = [
+            "--data-dir",
+            data.path().to_str().unwrap_or_default(),
+            "--database-url",
+            db.url(),
+            "--db-max-connections",
+            "16",
+        ];
+        let daemon = Daemon::spawn(&self.parleyd, &args, &[]).await?;
+        Ok(Server { daemon, db, _data: data })
+    }
+
+    async fn reference_server(&self) -> anyhow::Result<Daemon> {
+        Daemon::spawn(&self.this, &["reference-server"], &[]).await
+    }
+}
+
+/// A public room on `server` with a sender and `readers` subscribing users.
+async fn room(url: &str, readers: usize) -> anyhow::Result<Room> {
+    let channel = connect(url).await?;
+    let sender = load::register(&channel, "sender", 1).await?.remove(0);
+    let request =
+        CreateRoomRequest { name: "bench".into(), topic: String::new(), visibility: Visibility::Public.into() };
+    let created =
+        RoomServiceClient::new(channel.clone()).create_room(bearer(request, &sender.token)).await?.into_inner();
+    let room_id = created.room.context("no room")?.id;
+    let users = load::register(&channel, "reader", readers).await?;
+    for u in &users {
+        RoomServiceClient::new(channel.clone())
+            .join_room(bearer(JoinRoomRequest { room_id: room_id.clone() }, &u.token))
+            .await?;
+    }
+    Ok(Room {
+        url: url.to_owned(),
+        room_id,
+        sender: sender.token,
+        readers: users.into_iter().map(|u| u.token).collect(),
+    })
+}
+
+fn reference_room(url: &str) -> Room {
+    Room { url: url.to_owned(), room_id: "reference".into(), sender: String::new(), readers: vec![String::new()] }
+}
+
+/// 1. Send-to-deliver latency with many subscribers in one room, durable on MySQL.
+pub async fn latency(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let (subs, rate) = (s.latency_subscribers, s.latency_rate);
+    let connections = subs.div_ceil(100);
+    let reference = env.reference_server().await?;
+    let bare =
+        load::broadcast(&reference_room(&reference.url), subs, connections, rate, s.duration, s.message_size).await?;
+    drop(reference);
+    let server = env.parleyd(Backend::Mysql).await?;
+    let target = room(&server.daemon.url, subs.min(20)).await?;
+    let got = load::broadcast(&target, subs, connections, rate, s.duration, s.message_size).await?;
+    let name = format!("{subs} subscribers, {rate} msg/s, MySQL");
+    eprintln!(
+        "latency: {name}: parley sent {} delivered {}, reference delivered {}",
+        got.sent, got.delivered, bare.delivered
+    );
+    let scenario = "1 latency";
+    Ok(vec![
+        Row::new(scenario, "send→deliver p50", "ms", got.percentile_ms(0.5), Better::Lower)
+            .reference(bare.percentile_ms(0.5)),
+        Row::new(scenario, "send→deliver p99", "ms", got.percentile_ms(0.99), Better::Lower)
+            .reference(bare.percentile_ms(0.99))
+            .at_most(15.0),
+        Row::new(scenario, "send→deliver p99.9", "ms", got.percentile_ms(0.999), Better::Lower)
+            .reference(bare.percentile_ms(0.999)),
+        Row::new(
+            scenario,
+            "deliveries lost",
+            "count",
+            (got.sent * subs as u64).saturating_sub(got.delivered) as f64,
+            Better::Lower,
+        )
+        .reference((bare.sent * subs as u64).saturating_sub(bare.delivered) as f64)
+        .at_most(0.0),
+    ])
+}
+
+/// 2. Deliveries per second in one room with many subscribers.
+pub async fn fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let (subs, rate) = (s.fanout_subscribers, s.fanout_rate);
+    let connections = subs.div_ceil(100);
+    let reference = env.reference_server().await?;
+    let bare =
+        load::broadcast(&reference_room(&reference.url), subs, connections, rate, s.duration, s.message_size).await?;
+    drop(reference);
+    let server = env.parleyd(Backend::Mysql).await?;
+    let target = room(&server.daemon.url, subs.min(50)).await?;
+    let got = load::broadcast(&target, subs, connections, rate, s.duration, s.message_size).await?;
+    eprintln!(
+        "fanout: parley sent {} delivered {} in {:?}; reference sent {} delivered {} in {:?}",
+        got.sent, got.delivered, got.elapsed, bare.sent, bare.delivered, bare.elapsed
+    );
+    let scenario = "2 fan-out";
+    Ok(vec![
+        Row::new(
+            scenario,
+            &format!("deliveries/s, {subs} subscribers"),
+            "/s",
+            got.deliveries_per_second(),
+            Better::Higher,
+        )
+        .reference(bare.deliveries_per_second())
+        .at_least(200_000.0)
+        .ratio_at_least(0.5),
+        Row::new(
+            scenario,
+            "deliveries lost",
+            "count",
+            (got.sent * subs as u64).saturating_sub(got.delivered) as f64,
+            Better::Lower,
+        )
+        .reference((bare.sent * subs as u64).saturating_sub(bare.delivered) as f64)
+        .at_most(0.0),
+    ])
+}
+
+/// 3. Acknowledged durable sends per second with many concurrent senders, on MySQL and on SQLite.
+pub async fn throughput(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for backend in [Backend::Mysql, Backend::Sqlite] {
+        let s = &env.sizes;
+        let server = env.parleyd(backend).await?;
+        let url = &server.daemon.url;
+        let channel = connect(url).await?;
+        let senders = load::register(&channel, "sender", s.senders).await?;
+        // Eight rooms, senders spread over them, as in the reference.
+        let mut rooms = Vec::new();
+        for i in 0..8 {
+            let request = CreateRoomRequest {
+                name: format!("room {i}"),
+                topic: String::new(),
+                visibility: Visibility::Public.into(),
+            };
+            let r = RoomServiceClient::new(channel.clone())
+                .create_room(bearer(request, &senders[0].token))
+                .await?
+                .into_inner();
+            rooms.push(r.room.context("no room")?.id);
+        }
+        for (i, u) in senders.iter().enumerate().skip(1) {
+            let request = JoinRoomRequest { room_id: rooms[i % rooms.len()].clone() };
+            RoomServiceClient::new(channel.clone()).join_room(bearer(request, &u.token)).await?;
+        }
+        let channels = load::connect_many(url, 8).await?;
+        let body = "x".repeat(s.message_size);
+        let started = Instant::now();
+        let loops = senders.iter().enumerate().map(|(i, u)| {
+            let mut client = MessageServiceClient::new(channels[i % channels.len()].clone());
+            let (room_id, token, body, duration) =
+                (rooms[i % rooms.len()].clone(), u.token.clone(), body.clone(), s.duration);
+            tokio::spawn(async move {
+                let mut acked = 0u64;
+                while started.elapsed() < duration {
+                    let request = SendMessageRequest {
+                        room_id: room_id.clone(),
+                        body: body.clone(),
+                        client_message_id: format!("t{i}-{acked}"),
+                    };
+                    client.send_message(bearer(request, &token)).await?;
+                    acked += 1;
+                }
+                anyhow::Ok(acked)
+            })
+        });
+        let mut acked = 0;
+        for l in futures::future::join_all(loops).await {
+            acked += l??;
+        }
+        let per_second = acked as f64 / started.elapsed().as_secs_f64();
+        drop(server.daemon);
+
+        // The reference on the same database: plain inserts, one autocommit each, as many at once.
+        let user = first_user(&server.db).await?;
+        let room_ids: Vec<types::RoomId> = rooms.iter().map(|r| r.parse()).collect::<Result<_, _>>()?;
+        let started = Instant::now();
+        let inserted =
+            storage::bench::insert_loop(server.db.db(), &room_ids, user, &body, s.senders, s.duration).await?;
+        let bare = inserted as f64 / started.elapsed().as_secs_f64();
+        let name = match backend {
+            Backend::Mysql => "durable sends/s, MySQL",
+            Backend::Sqlite => "durable sends/s, SQLite",
+        };
+        let mut row =
+            Row::new("3 throughput", &format!("{name}, {} senders", s.senders), "/s", per_second, Better::Higher)
+                .reference(bare)
+                .ratio_at_least(0.7);
+        if backend == Backend::Mysql {
+            row = row.at_least(5000.0);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+async fn first_user(db: &TestDb) -> anyhow::Result<types::UserId> {
+    let mut conn = db.db().read().await?;
+    let account = storage::users::find_account_by_key(&mut conn, "sender-0").await?.context("no sender")?;
+    Ok(account.user.id)
+}
+
+/// 4. Server memory per idle subscription.
+pub async fn memory(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let streams = env.sizes.idle_streams;
+    let server = env.parleyd(Backend::Sqlite).await?;
+    let target = room(&server.daemon.url, 100.min(streams)).await?;
+    let parley = idle_streams(&server.daemon, &target, streams).await?;
+    drop(server);
+    let reference = env.reference_server().await?;
+    let bare = idle_streams(&reference, &reference_room(&reference.url), streams).await?;
+    Ok(vec![
+        Row::new("4 memory", &format!("RSS per idle subscription, {streams} streams"), "KiB", parley, Better::Lower)
+            .reference(bare)
+            .at_most(10.0),
+    ])
+}
+
+/// Opens `n` idle streams (100 per connection) and returns the server's RSS growth per stream, in KiB.
+async fn idle_streams(server: &Daemon, room: &Room, n: usize) -> anyhow::Result<f64> {
+    // Warm up: one connection, one stream, opened and closed.
+    {
+        let channel = connect(&server.url).await?;
+        let mut s = MessageServiceClient::new(channel)
+            .subscribe(bearer(SubscribeRequest::default(), &room.readers[0]))
+            .await?
+            .into_inner();
+        s.message().await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = server.rss_kib()?;
+    let channels = load::connect_many(&server.url, n.div_ceil(100)).await?;
+    let mut open = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut client = MessageServiceClient::new(channels[i / 100].clone());
+        let mut s = client
+            .subscribe(bearer(SubscribeRequest::default(), &room.readers[i % room.readers.len()]))
+            .await?
+            .into_inner();
+        s.message().await?.context("stream ended before ready")?;
+        open.push(s);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = server.rss_kib()?;
+    drop(open);
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// 5. History page latency over a room with a very long timeline, newest page and a deep page.
+pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let server = env.parleyd(Backend::Mysql).await?;
+    let channel = connect(&server.daemon.url).await?;
+    let reader = load::register(&channel, "sender", 1).await?.remove(0);
+    let request =
+        CreateRoomRequest { name: "archive".into(), topic: String::new(), visibility: Visibility::Public.into() };
+    let room_id = RoomServiceClient::new(channel.clone())
+        .create_room(bearer(request, &reader.token))
+        .await?
+        .into_inner()
+        .room
+        .context("no room")?
+        .id;
+    let room: types::RoomId = room_id.parse()?;
+    let user = first_user(&server.db).await?;
+    let loading = Instant::now();
+    let body = "x".repeat(s.message_size);
+    let last = storage::bench::bulk_load(server.db.db(), room, user, s.history_messages, 5_000, &body).await?;
+    eprintln!("history: loaded {} messages in {:.0} s", s.history_messages, loading.elapsed().as_secs_f64());
+    let deep = 1_000.min(last / 2).max(2);
+
+    let mut client = MessageServiceClient::new(channel);
+    let mut through_parley = async |before: i64| -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::<u64>::new(3)?;
+        for _ in 0..s.history_queries {
+            let request = ListMessagesRequest { room_id: room_id.clone(), before_seq: before, after_seq: 0, limit: 50 };
+            let t = Instant::now();
+            let page = client.list_messages(bearer(request, &reader.token)).await?.into_inner();
+            h.record(micros(t.elapsed()))?;
+            anyhow::ensure!(page.messages.len() == 50, "short page");
+        }
+        Ok(h)
+    };
+    let newest = through_parley(0).await?;
+    let deep_page = through_parley(deep).await?;
+    let mut conn = server.db.db().read().await?;
+    let mut direct = async |before: Option<i64>| -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::<u64>::new(3)?;
+        for _ in 0..s.history_queries {
+            let t = Instant::now();
+            let n = storage::bench::history_page(&mut conn, room, before, 50).await?;
+            h.record(micros(t.elapsed()))?;
+            anyhow::ensure!(n == 50, "short page");
+        }
+        Ok(h)
+    };
+    let newest_sql = direct(None).await?;
+    let deep_sql = direct(Some(deep)).await?;
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let scenario = "5 history";
+    let n = s.history_messages;
+    Ok(vec![
+        Row::new(scenario, &format!("newest page p50, {n} msgs"), "ms", ms(&newest, 0.5), Better::Lower)
+            .reference(ms(&newest_sql, 0.5)),
+        Row::new(scenario, &format!("newest page p99, {n} msgs"), "ms", ms(&newest, 0.99), Better::Lower)
+            .reference(ms(&newest_sql, 0.99))
+            .at_most(10.0),
+        Row::new(scenario, &format!("deep page p50 (before {deep})"), "ms", ms(&deep_page, 0.5), Better::Lower)
+            .reference(ms(&deep_sql, 0.5)),
+        Row::new(scenario, &format!("deep page p99 (before {deep})"), "ms", ms(&deep_page, 0.99), Better::Lower)
+            .reference(ms(&deep_sql, 0.99))
+            .at_most(10.0),
+        Row::new(
+            scenario,
+            "deep p99 / newest p99",
+            "×",
+            ms(&deep_page, 0.99) / ms(&newest, 0.99).max(1e-9),
+            Better::Lower,
+        )
+        .at_most(1.2),
+    ])
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// 6. Logins per second against a bare argon2 verification loop.
+pub async fn logins(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let server = env.parleyd(Backend::Sqlite).await?;
+    let channel = connect(&server.daemon.url).await?;
+    load::register(&channel, "sender", 1).await?;
+    let started = Instant::now();
+    let loops = (0..s.login_concurrency).map(|_| {
+        let mut auth = AuthServiceClient::new(channel.clone());
+        let duration = s.duration;
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while started.elapsed() < duration {
+                auth.login(LoginRequest { login: "sender-0".into(), password: PASSWORD.into() }).await?;
+                n += 1;
+            }
+            anyhow::Ok(n)
+        })
+    });
+    let mut total = 0;
+    for l in futures::future::join_all(loops).await {
+        total += l??;
+    }
+    let per_second = total as f64 / started.elapsed().as_secs_f64();
+    drop(server);
+    let bare = reference::argon2_loop(s.login_concurrency, s.duration).await?;
+    Ok(vec![
+        Row::new("6 logins", &format!("logins/s, {} at a time", s.login_concurrency), "/s", per_second, Better::Higher)
+            .reference(bare)
+            .ratio_at_least(0.85),
+    ])
+}

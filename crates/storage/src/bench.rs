@@ -1,0 +1,121 @@
+//! Helpers for the benchmark harness (`bins/parley-bench`) only: the references its measurements are
+//! compared against, and bulk loading. They live here because only this crate may know Diesel. Nothing in
+//! the server calls them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use types::{EntryId, EntryKind, Millis, RoomId, UserId};
+
+use crate::codes;
+use crate::db::{Conn, Db, run};
+use crate::error::{Error, Result};
+use crate::schema::{messages, rooms};
+use crate::timeline::{InsertRows as _, NewEntryRow};
+
+fn row(room: RoomId, seq: i64, sender: UserId, body: &str, now: i64) -> NewEntryRow {
+    NewEntryRow {
+        room_id: room.to_vec(),
+        seq,
+        id: EntryId::new().to_vec(),
+        kind: codes::entry_kind(EntryKind::Text),
+        sender_id: sender.to_vec(),
+        subject_id: None,
+        subject_role: None,
+        body: body.to_owned(),
+        client_message_id: Some(format!("bench-{seq}")),
+        created_at: now,
+    }
+}
+
+/// The reference for durable sends: `tasks` concurrent loops, each inserting one message row per
+/// autocommit transaction (so each insert is its own durable commit, with the same settings as the server),
+/// into `rooms[i % rooms.len()]` at seqs above `first_seq`, for `duration`. Returns the rows inserted.
+///
+/// # Errors
+/// The first database error of any loop.
+pub async fn insert_loop(
+    db: &Db,
+    rooms: &[RoomId],
+    sender: UserId,
+    body: &str,
+    tasks: usize,
+    duration: Duration,
+) -> Result<u64> {
+    let inserted = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let mut loops = Vec::new();
+    for task in 0..tasks {
+        let (db, inserted, body) = (db.clone(), inserted.clone(), body.to_owned());
+        let room = rooms[task % rooms.len()];
+        // Seqs far apart per task, so that tasks sharing a room never collide.
+        let mut seq = 1_000_000_000 * (task as i64 + 1);
+        loops.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                seq += 1;
+                let mut conn = db.write().await?;
+                let now = Millis::now().0;
+                run!(&mut conn, |c| diesel::insert_into(messages::table)
+                    .values(&row(room, seq, sender, &body, now))
+                    .execute(c)
+                    .await)?;
+                inserted.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, Error>(())
+        }));
+    }
+    for handle in loops {
+        match handle.await {
+            Ok(result) => result?,
+            Err(e) => return Err(Error::Corrupt(format!("insert loop panicked: {e}"))),
+        }
+    }
+    Ok(AtomicU64::load(&inserted, Ordering::Relaxed))
+}
+
+/// Appends `count` text messages from `sender` to `room` as fast as possible, `batch` rows a transaction,
+/// bypassing every rule (for building a large history). Returns the new last seq.
+///
+/// # Errors
+/// Database errors.
+pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch: usize, body: &str) -> Result<i64> {
+    let mut conn = db.write().await?;
+    let mut last = run!(&mut conn, |c| rooms::table
+        .find(room.as_bytes().as_slice())
+        .select(rooms::last_seq)
+        .first::<i64>(c)
+        .await)?;
+    let target = last + i64::try_from(count).unwrap_or(i64::MAX);
+    while last < target {
+        let upto = (last + batch as i64).min(target);
+        let now = Millis::now().0;
+        let rows: Vec<NewEntryRow> = (last + 1..=upto).map(|seq| row(room, seq, sender, body, now)).collect();
+        last = run!(&mut conn, |c| c
+            .transaction::<_, Error, _>(async |tx| {
+                tx.insert_rows(rows).await?;
+                diesel::update(rooms::table.find(room.as_bytes().as_slice()))
+                    .set(rooms::last_seq.eq(upto))
+                    .execute(tx)
+                    .await?;
+                Ok(upto)
+            })
+            .await)?;
+    }
+    Ok(last)
+}
+
+/// Reads one history page with exactly the query the server runs for ListMessages (the reference for the
+/// history benchmark: the same SQL, with no gRPC, no auth, no access check).
+///
+/// # Errors
+/// Database errors.
+pub async fn history_page(conn: &mut Conn, room: RoomId, before_seq: Option<i64>, limit: usize) -> Result<usize> {
+    let page = match before_seq {
+        Some(seq) => crate::timeline::Page::Before(seq),
+        None => crate::timeline::Page::Latest,
+    };
+    Ok(crate::timeline::page(conn, room, page, limit).await?.0.len())
+}

@@ -1,0 +1,109 @@
+//! A server binary as a separate process (parleyd, or the benchmark's reference server).
+
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tonic::transport::Channel;
+
+/// A server process listening on a free loopback port. Killed when dropped.
+#[derive(Debug)]
+pub struct Daemon {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://ADDR`.
+    pub url: String,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts `binary` with `args` (plus a free port and JSON logs) and `envs`, and waits until it logs a
+    /// JSON line whose message ends in "listening" with an `address` field.
+    ///
+    /// # Errors
+    /// When the process cannot start or does not listen within 30 seconds (the error has its output).
+    pub async fn spawn(binary: &Path, args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut command = std::process::Command::new(binary);
+        // Only what the test says: nothing inherited from the environment running the tests.
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PARLEY_")) {
+            command.env_remove(key);
+        }
+        let mut child = command
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .env("PARLEY_LOG", "warn,parleyd=info")
+            .envs(envs.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (found, listening) = tokio::sync::oneshot::channel();
+        let kept = lines.clone();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening") {
+                    let addr = serde_json::from_str::<serde_json::Value>(&line)
+                        .ok()
+                        .filter(|v| v["message"].as_str().is_some_and(|m| m.ends_with("listening")))
+                        .and_then(|v| v["address"].as_str().and_then(|a| a.parse::<SocketAddr>().ok()));
+                    if let (Some(found), Some(addr)) = (found.take(), addr) {
+                        let _ = found.send(addr);
+                    }
+                }
+                kept.lock().map(|mut l| l.push(line)).ok();
+            }
+        });
+        match tokio::time::timeout(Duration::from_secs(30), listening).await {
+            Ok(Ok(addr)) => Ok(Self { child, addr, url: format!("http://{addr}"), stderr: lines }),
+            _ => {
+                let _ = child.kill();
+                let output = lines.lock().map(|l| l.join("\n")).unwrap_or_default();
+                anyhow::bail!("{} did not start listening:\n{output}", binary.display())
+            }
+        }
+    }
+
+    /// A new connection to it.
+    ///
+    /// # Errors
+    /// When it cannot connect.
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(self.url.clone())?.connect().await?)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    ///
+    /// # Errors
+    /// When the signal cannot be sent.
+    pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        Ok(self.child.wait()?)
+    }
+
+    /// The resident memory of the process, in KiB.
+    ///
+    /// # Errors
+    /// When /proc cannot be read.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+        Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+    }
+
+    /// What the process wrote on stderr so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
