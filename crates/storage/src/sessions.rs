@@ -181,9 +181,14 @@ pub async fn rotate(
             if revoked_at.is_some() {
                 return Ok(Rotation::Rejected);
             }
-            // Claim the token. Zero rows means it was used already, possibly by a concurrent call that
-            // committed after our read: either way the token was presented twice.
-            let claimed = if used_at.is_none() && token_expires > now.0 {
+            if used_at.is_none() && token_expires <= now.0 {
+                // Simply expired: nothing suspicious.
+                return Ok(Rotation::Rejected);
+            }
+            // Claim the token. Zero rows means it was used already: either our read saw that, or a concurrent
+            // call claimed it after our read (MySQL reads a snapshot, but the UPDATE sees the committed row).
+            // Either way the token was presented twice.
+            let claimed = if used_at.is_none() {
                 diesel::update(refresh_tokens::table.find(presented.as_slice()))
                     .filter(refresh_tokens::used_at.is_null())
                     .set(refresh_tokens::used_at.eq(now.0))
@@ -193,10 +198,6 @@ pub async fn rotate(
                 0
             };
             if claimed == 0 {
-                if used_at.is_none() {
-                    // Simply expired: nothing suspicious.
-                    return Ok(Rotation::Rejected);
-                }
                 diesel::update(sessions::table.find(&session)).set(sessions::revoked_at.eq(now.0)).execute(tx).await?;
                 return Ok(Rotation::Reused { session_id, user_id });
             }
