@@ -27,7 +27,7 @@ use bus::{Bus, Departure, PresenceChange, Topic};
 use rooms::{RoomView, Rooms};
 use storage::Db;
 use storage::timeline::{self, Appended, Draft, Page};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use types::{DomainError, Entry, ErrorCode, FieldViolation, Millis, RoomId, User, UserId};
 
@@ -43,6 +43,8 @@ pub struct MessagingConfig {
     pub reconcile_interval: Duration,
     /// The most sends one transaction stores.
     pub batch_max: usize,
+    /// Writer tasks (each with its own transaction in flight); `None` picks 4 on MySQL and 1 on SQLite.
+    pub writers: Option<usize>,
     /// Sends that may wait for the writer before senders wait to enqueue.
     pub send_queue: usize,
     /// Events buffered per subscriber; a subscriber further behind is caught up from storage.
@@ -57,6 +59,7 @@ impl Default for MessagingConfig {
             heartbeat_interval: Duration::from_secs(20),
             reconcile_interval: Duration::from_secs(5),
             batch_max: 256,
+            writers: None,
             send_queue: 4096,
             stream_buffer: 64,
             replay_page: 200,
@@ -168,7 +171,7 @@ struct Inner {
     rooms: Rooms,
     auth: Arc<Auth>,
     config: MessagingConfig,
-    writer: mpsc::Sender<writer::Job>,
+    writers: writer::Writers,
     stopping: CancellationToken,
 }
 
@@ -189,9 +192,13 @@ impl Messaging {
         config: MessagingConfig,
         stopping: CancellationToken,
     ) -> Self {
-        let writer = writer::spawn(db.clone(), bus.clone(), config.batch_max, config.send_queue);
+        let count = config.writers.unwrap_or(match db.backend() {
+            storage::Backend::Mysql => 4,
+            storage::Backend::Sqlite => 1,
+        });
+        let writers = writer::Writers::spawn(&db, &bus, count, config.batch_max, config.send_queue);
         reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, stopping.clone());
-        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writer, stopping }) }
+        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writers, stopping }) }
     }
 
     /// Appends a text message from `who` to `room` and returns it once stored. A repeat of a
@@ -221,7 +228,7 @@ impl Messaging {
         }
         let draft = Draft { sender_id: who, body: body.to_owned(), client_message_id: client_message_id.to_owned() };
         let (reply, answer) = oneshot::channel();
-        self.inner.writer.send(writer::Job { room, draft, reply }).await.map_err(|_| Error::ShuttingDown)?;
+        self.inner.writers.send(writer::Job { room, draft, reply }).await.map_err(|_| Error::ShuttingDown)?;
         match answer.await.map_err(|_| Error::ShuttingDown)?? {
             Appended::Stored(entry) | Appended::Duplicate(entry) => Ok(entry),
             Appended::NoRoom => Err(rooms::Error::RoomNotFound.into()),

@@ -45,6 +45,18 @@ impl From<diesel::result::Error> for Error {
     }
 }
 
+impl Error {
+    /// Whether this is a write that lost a race for a unique key (e.g. the same send stored at once through
+    /// another node): trying again reads what the winner stored.
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::Query(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+        )
+    }
+}
+
 impl From<types::IdError> for Error {
     fn from(_: types::IdError) -> Self {
         Self::Corrupt("an id is not 16 bytes".into())

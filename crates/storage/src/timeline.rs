@@ -363,10 +363,16 @@ pub enum Appended {
 }
 
 /// Appends text messages to several rooms in one transaction (group commit), and reports what became of
-/// each draft, in the order given. For each room, under its lock: drafts from non-members are refused, a
-/// draft whose (sender, `client_message_id`) is stored already (or repeated within the batch) yields the
-/// original entry, and the rest are stored with the next seqs. Rooms are locked in the order given; callers
-/// pass them sorted by id so that concurrent batches cannot deadlock.
+/// each draft, in the order given: drafts from non-members are refused, a draft whose (sender,
+/// `client_message_id`) is stored already (or repeated within the batch) yields the original entry, and the
+/// rest are stored with each room's next seqs.
+///
+/// The cost is a fixed handful of statements plus one per room, whatever the batch size: membership and
+/// earlier copies are looked up for the whole batch at once (the latter by the full unique key, so the
+/// lookup never scans a room), each room's `last_seq` is moved on under its row lock, and all rows go in one
+/// insert. Rooms are locked in the order given; callers pass them sorted by id so that concurrent batches
+/// cannot deadlock. A copy stored concurrently by another node between lookup and insert makes the insert
+/// violate the unique key: the batch then fails as a whole and the caller retries it.
 ///
 /// # Errors
 /// Database errors; the whole batch is then rolled back and nothing is stored.
@@ -375,111 +381,173 @@ pub async fn append_messages(
     batch: &[(RoomId, Vec<Draft>)],
     now: Millis,
 ) -> Result<Vec<Vec<Appended>>> {
-    run!(conn, |c| c
-        .transaction::<_, Error, _>(async |tx| {
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for (room, drafts) in batch {
-                outcomes.push(tx.append_drafts(*room, drafts, now).await?);
-            }
-            Ok(outcomes)
-        })
-        .await)
-}
-
-/// The stored text entry a sender sent with this idempotency key, if any.
-///
-/// # Errors
-/// Database errors only.
-pub async fn find_by_client_id(
-    conn: &mut Conn,
-    room: RoomId,
-    sender: UserId,
-    client_message_id: &str,
-) -> Result<Option<Entry>> {
-    run!(conn, |c| {
-        let row: Option<EntryRow> = messages::table
-            .filter(messages::room_id.eq(room.as_bytes().as_slice()))
-            .filter(messages::sender_id.eq(sender.as_bytes().as_slice()))
-            .filter(messages::client_message_id.eq(client_message_id))
-            .select(EntryRow::as_select())
-            .first(c)
-            .await
-            .optional()?;
-        Ok(c.entries(row.into_iter().collect()).await?.pop())
-    })
+    run!(conn, |c| c.transaction::<_, Error, _>(async |tx| tx.append_batch(batch, now).await).await)
 }
 
 pub(crate) trait DraftTx {
-    async fn append_drafts(&mut self, room: RoomId, drafts: &[Draft], now: Millis) -> Result<Vec<Appended>>;
+    async fn append_batch(&mut self, batch: &[(RoomId, Vec<Draft>)], now: Millis) -> Result<Vec<Vec<Appended>>>;
+}
+
+/// What to do with one draft, decided before anything is written.
+enum Plan {
+    Done(Appended),
+    /// The `n`th new entry of its room.
+    New(usize),
+    /// A repeat, within this batch, of the `n`th new entry of its room.
+    SameAs(usize),
 }
 
 for_each_backend!(impl DraftTx {
-    async fn append_drafts(&mut self, room: RoomId, drafts: &[Draft], now: Millis) -> Result<Vec<Appended>> {
+    async fn append_batch(&mut self, batch: &[(RoomId, Vec<Draft>)], now: Millis) -> Result<Vec<Vec<Appended>>> {
         use crate::schema::memberships;
-        let Some(last) = self.lock_room(room).await? else {
-            return Ok(drafts.iter().map(|_| Appended::NoRoom).collect());
-        };
-        let key = room.as_bytes().as_slice();
-        let senders: Vec<&[u8]> = drafts.iter().map(|d| d.sender_id.as_bytes().as_slice()).collect();
-        let members: Vec<Vec<u8>> = memberships::table
-            .filter(memberships::room_id.eq(key))
+        let room_keys: Vec<&[u8]> = batch.iter().map(|(room, _)| room.as_bytes().as_slice()).collect();
+        let mut senders: Vec<&[u8]> =
+            batch.iter().flat_map(|(_, drafts)| drafts.iter().map(|d| d.sender_id.as_bytes().as_slice())).collect();
+        senders.sort_unstable();
+        senders.dedup();
+
+        // Who may send where: one query for the whole batch.
+        let members: Vec<(Vec<u8>, Vec<u8>)> = memberships::table
+            .filter(memberships::room_id.eq_any(&room_keys))
             .filter(memberships::user_id.eq_any(&senders))
-            .select(memberships::user_id)
+            .select((memberships::room_id, memberships::user_id))
             .load(self)
             .await?;
-        let members: Vec<UserId> = members.iter().map(|m| UserId::from_slice(m)).collect::<Result<_, _>>()?;
-        let keys: Vec<&str> = drafts.iter().map(|d| d.client_message_id.as_str()).collect();
-        let rows: Vec<EntryRow> = messages::table
-            .filter(messages::room_id.eq(key))
-            .filter(messages::client_message_id.eq_any(&keys))
-            .select(EntryRow::as_select())
-            .load(self)
-            .await?;
-        let mut stored: HashMap<(UserId, String), Entry> = HashMap::new();
-        for entry in self.entries(rows).await? {
-            if let Some(cmid) = entry.client_message_id.clone() {
-                stored.insert((entry.sender_id, cmid), entry);
+        let members: std::collections::HashSet<(RoomId, UserId)> = members
+            .iter()
+            .map(|(r, u)| Ok((RoomId::from_slice(r)?, UserId::from_slice(u)?)))
+            .collect::<Result<_>>()?;
+
+        // Copies stored earlier: point lookups on the unique key (room, sender, client_message_id).
+        let mut stored: HashMap<(RoomId, UserId, String), Entry> = HashMap::new();
+        let keys: Vec<(&[u8], &[u8], &str)> = batch
+            .iter()
+            .flat_map(|(room, drafts)| {
+                drafts.iter().map(move |d| (room.as_bytes().as_slice(), d.sender_id.as_bytes().as_slice(), d.client_message_id.as_str()))
+            })
+            .collect();
+        for chunk in keys.chunks(200) {
+            let mut query = messages::table.select(EntryRow::as_select()).into_boxed();
+            for (room, sender, cmid) in chunk {
+                query = query.or_filter(
+                    messages::room_id.eq(*room).and(messages::sender_id.eq(*sender)).and(messages::client_message_id.eq(*cmid)),
+                );
+            }
+            let rows = query.load(self).await?;
+            for entry in self.entries(rows).await? {
+                if let Some(cmid) = entry.client_message_id.clone() {
+                    stored.insert((entry.room_id, entry.sender_id, cmid), entry);
+                }
             }
         }
 
-        // Decide each draft: refused, a repeat of something stored, a repeat within this batch, or new.
-        enum Plan {
-            Done(Appended),
-            New(usize),
-            SameAs(usize),
+        // Decide each draft, and count the new entries of each room.
+        let mut plans: Vec<Vec<Plan>> = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<Vec<NewEntry>> = Vec::with_capacity(batch.len());
+        for (room, drafts) in batch {
+            let mut first_in_batch: HashMap<(UserId, &str), usize> = HashMap::new();
+            let mut new_entries = Vec::new();
+            let room_plans = drafts
+                .iter()
+                .map(|d| {
+                    if !members.contains(&(*room, d.sender_id)) {
+                        return Plan::Done(Appended::NotMember);
+                    }
+                    if let Some(entry) = stored.get(&(*room, d.sender_id, d.client_message_id.clone())) {
+                        return Plan::Done(Appended::Duplicate(entry.clone()));
+                    }
+                    if let Some(&i) = first_in_batch.get(&(d.sender_id, d.client_message_id.as_str())) {
+                        return Plan::SameAs(i);
+                    }
+                    first_in_batch.insert((d.sender_id, d.client_message_id.as_str()), new_entries.len());
+                    new_entries.push(NewEntry {
+                        kind: EntryKind::Text,
+                        sender_id: d.sender_id,
+                        subject: None,
+                        body: d.body.clone(),
+                        client_message_id: Some(d.client_message_id.clone()),
+                    });
+                    Plan::New(new_entries.len() - 1)
+                })
+                .collect();
+            plans.push(room_plans);
+            fresh.push(new_entries);
         }
-        let mut fresh: Vec<NewEntry> = Vec::new();
-        let mut first_in_batch: HashMap<(UserId, &str), usize> = HashMap::new();
-        let plans: Vec<Plan> = drafts
-            .iter()
-            .map(|d| {
-                if !members.contains(&d.sender_id) {
-                    return Plan::Done(Appended::NotMember);
-                }
-                if let Some(entry) = stored.get(&(d.sender_id, d.client_message_id.clone())) {
-                    return Plan::Done(Appended::Duplicate(entry.clone()));
-                }
-                if let Some(&i) = first_in_batch.get(&(d.sender_id, d.client_message_id.as_str())) {
-                    return Plan::SameAs(i);
-                }
-                first_in_batch.insert((d.sender_id, d.client_message_id.as_str()), fresh.len());
-                fresh.push(NewEntry {
-                    kind: EntryKind::Text,
-                    sender_id: d.sender_id,
+
+        // Number the new entries: move each room's last_seq on under its row lock, then read where each
+        // room's numbers start. A room that does not exist matches no row and reads back nothing.
+        for ((room, _), new_entries) in batch.iter().zip(&fresh) {
+            if !new_entries.is_empty() {
+                let n = i64::try_from(new_entries.len()).unwrap_or(i64::MAX);
+                diesel::update(rooms::table.find(room.as_bytes().as_slice()))
+                    .set(rooms::last_seq.eq(rooms::last_seq + n))
+                    .execute(self)
+                    .await?;
+            }
+        }
+        let tails: Vec<(Vec<u8>, i64)> =
+            rooms::table.filter(rooms::id.eq_any(&room_keys)).select((rooms::id, rooms::last_seq)).load(self).await?;
+        let tails: HashMap<RoomId, i64> =
+            tails.iter().map(|(id, seq)| Ok((RoomId::from_slice(id)?, *seq))).collect::<Result<_>>()?;
+
+        let mut rows = Vec::new();
+        let mut appended: Vec<Vec<Entry>> = Vec::with_capacity(batch.len());
+        let senders: Vec<UserId> = fresh.iter().flatten().map(|e| e.sender_id).collect();
+        let names = self.usernames(&senders).await?;
+        for ((room, _), new_entries) in batch.iter().zip(&fresh) {
+            let Some(&tail) = tails.get(room) else {
+                appended.push(Vec::new());
+                continue;
+            };
+            let first = tail - i64::try_from(new_entries.len()).unwrap_or(0);
+            let entries: Vec<Entry> = new_entries
+                .iter()
+                .zip(first + 1..)
+                .map(|(e, seq)| Entry {
+                    id: EntryId::new(),
+                    room_id: *room,
+                    seq,
+                    kind: e.kind,
+                    sender_id: e.sender_id,
+                    sender_username: names.get(&e.sender_id).cloned().unwrap_or_default(),
                     subject: None,
-                    body: d.body.clone(),
-                    client_message_id: Some(d.client_message_id.clone()),
-                });
-                Plan::New(fresh.len() - 1)
-            })
-            .collect();
-        let appended = if fresh.is_empty() { Vec::new() } else { self.append(room, last, &fresh, 0, now).await? };
-        Ok(plans
-            .into_iter()
-            .map(|plan| match plan {
-                Plan::Done(outcome) => outcome,
-                Plan::New(i) => Appended::Stored(appended[i].clone()),
-                Plan::SameAs(i) => Appended::Duplicate(appended[i].clone()),
+                    body: e.body.clone(),
+                    client_message_id: e.client_message_id.clone(),
+                    created_at: now,
+                })
+                .collect();
+            rows.extend(entries.iter().map(|e| NewEntryRow {
+                room_id: e.room_id.to_vec(),
+                seq: e.seq,
+                id: e.id.to_vec(),
+                kind: codes::entry_kind(e.kind),
+                sender_id: e.sender_id.to_vec(),
+                subject_id: None,
+                subject_role: None,
+                body: e.body.clone(),
+                client_message_id: e.client_message_id.clone(),
+                created_at: now.0,
+            }));
+            appended.push(entries);
+        }
+        if !rows.is_empty() {
+            self.insert_rows(rows).await?;
+        }
+
+        Ok(batch
+            .iter()
+            .zip(plans)
+            .zip(appended)
+            .map(|(((room, _), room_plans), entries)| {
+                room_plans
+                    .into_iter()
+                    .map(|plan| match plan {
+                        Plan::Done(outcome) => outcome,
+                        _ if !tails.contains_key(room) => Appended::NoRoom,
+                        Plan::New(i) => Appended::Stored(entries[i].clone()),
+                        Plan::SameAs(i) => Appended::Duplicate(entries[i].clone()),
+                    })
+                    .collect()
             })
             .collect())
     }
