@@ -66,6 +66,11 @@ struct Cli {
     #[arg(long)]
     fanout_subscribers: Option<usize>,
 
+    /// Messages per second sent in the fan-out scenario; raise it to find where delivery stops keeping up.
+    /// [default: 250, --quick 50]
+    #[arg(long)]
+    fanout_rate: Option<f64>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -130,6 +135,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(n) = cli.fanout_subscribers {
         sizes.fanout_subscribers = n;
+    }
+    if let Some(r) = cli.fanout_rate {
+        sizes.fanout_rate = r;
     }
     let env = Env { parleyd, this, mysql: cli.mysql, sizes };
     let all = [
