@@ -105,13 +105,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
     app_config.shutdown_grace = config.shutdown_grace;
     app_config.web_dir = match &config.web_dir {
         Some(dir) if !dir.join("index.html").is_file() => {
-            bail!("--web-dir {} has no index.html; build the app first (see web/README.md)", dir.display())
+            bail!(
+                "--web-dir {} has no index.html; build the app first: npm --prefix web install && npm --prefix web run build",
+                dir.display()
+            )
         }
         Some(dir) => Some(dir.clone()),
         None => Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").is_file()),
     };
     if app_config.web_dir.is_none() {
-        tracing::info!("no web app to serve (build it with: npm --prefix web ci && npm --prefix web run build)");
+        tracing::info!("no web app to serve (build it with: npm --prefix web install && npm --prefix web run build)");
     }
     let app = gateway::App::new(db, app_config)?;
 
