@@ -23,6 +23,17 @@ test *ARGS:
 test-mysql *ARGS:
     PARLEY_TEST_MYSQL_URL={{mysql_url}} cargo test --workspace {{ARGS}}
 
+# Build the web app into web/dist, which parleyd then serves at / (needs Node.js and npm).
+web:
+    npm --prefix web install --no-audit --no-fund
+    npm --prefix web run build
+
+# Run all six benchmark scenarios with their same-run references (release build; MySQL at PARLEY_BENCH_MYSQL_URL,
+# default root@127.0.0.1:3306). `just bench --quick` is the seconds-long smoke run; see docs/BENCHMARKS.md.
+bench *ARGS:
+    cargo build --release -p parleyd -p parley-bench
+    cargo run --release -q -p parley-bench -- {{ARGS}}
+
 # Format the code.
 fmt:
     cargo fmt --all
