@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bus::{Bus, Event, Topic};
-use storage::Db;
-use storage::timeline::{self, Appended, Draft};
+use storage::timeline::{self, Appended, Dedup, Draft};
+use storage::{Conn, Db};
 use tokio::sync::{mpsc, oneshot};
 use types::{Millis, RoomId};
 
@@ -59,19 +59,42 @@ impl Writers {
     }
 }
 
+/// Batches a writer stores in a row on one connection before it hands the connection back to the pool.
+/// Checking a connection out costs a round trip (the pool verifies it), so a busy writer keeps its own;
+/// the limit lets other writers have it (SQLite has one write connection).
+const BATCHES_PER_CHECKOUT: usize = 8;
+
 async fn run(db: Db, bus: Bus, mut queue: mpsc::Receiver<Job>, batch_max: usize) {
     let mut jobs = Vec::with_capacity(batch_max);
-    while queue.recv_many(&mut jobs, batch_max).await > 0 {
-        commit(&db, &bus, std::mem::take(&mut jobs), true).await;
+    loop {
+        if jobs.is_empty() && queue.recv_many(&mut jobs, batch_max).await == 0 {
+            break;
+        }
+        let mut conn = None;
+        for _ in 0..BATCHES_PER_CHECKOUT {
+            commit(&db, &mut conn, &bus, std::mem::take(&mut jobs)).await;
+            // Keep the connection only while more sends are already waiting.
+            while jobs.len() < batch_max {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            if jobs.is_empty() {
+                break;
+            }
+        }
     }
     tracing::debug!("send queue closed; writer stopped");
 }
 
-/// Stores one batch and answers every job in it. If the batch fails as a whole (a connection lost, a
-/// deadlock, a concurrent duplicate from another node), each job is retried alone, so that one bad send
-/// cannot fail the others; a lone send that lost a race for its idempotency key to another node is tried
-/// once more, and then finds the winner's entry.
-async fn commit(db: &Db, bus: &Bus, jobs: Vec<Job>, may_retry: bool) {
+/// Stores one batch and answers every job in it. If the batch fails as a whole for any reason but a
+/// repeated send (a connection lost, a deadlock), each job is retried alone, so that one bad send cannot
+/// fail the others.
+///
+/// `conn` is the writer's connection, checked out here if it has none; after a failure it is given back
+/// (the pool verifies it before anyone uses it again).
+async fn commit(db: &Db, conn: &mut Option<Conn>, bus: &Bus, jobs: Vec<Job>) {
     // Group by room, rooms in id order (the lock order that keeps concurrent batches deadlock-free), jobs
     // in arrival order within a room.
     let mut by_room: BTreeMap<RoomId, Vec<Job>> = BTreeMap::new();
@@ -80,10 +103,10 @@ async fn commit(db: &Db, bus: &Bus, jobs: Vec<Job>, may_retry: bool) {
     }
     let batch: Vec<(RoomId, Vec<Draft>)> =
         by_room.iter().map(|(room, jobs)| (*room, jobs.iter().map(|j| j.draft.clone()).collect())).collect();
-    let result = match db.write().await {
-        Ok(mut conn) => timeline::append_messages(&mut conn, &batch, Millis::now()).await,
-        Err(e) => Err(e),
-    };
+    let result = store(db, conn, &batch).await;
+    if result.is_err() {
+        *conn = None;
+    }
     match result {
         Ok(outcomes) => {
             for ((_, jobs), outcomes) in by_room.into_iter().zip(outcomes) {
@@ -93,14 +116,11 @@ async fn commit(db: &Db, bus: &Bus, jobs: Vec<Job>, may_retry: bool) {
                 }
             }
         }
-        Err(e) if by_room.values().map(Vec::len).sum::<usize>() > 1 => {
+        Err(e) if batch.iter().map(|(_, drafts)| drafts.len()).sum::<usize>() > 1 => {
             tracing::warn!(error = %e, "batch failed; retrying its sends one by one");
             for job in by_room.into_values().flatten() {
-                Box::pin(commit(db, bus, vec![job], true)).await;
+                Box::pin(commit(db, conn, bus, vec![job])).await;
             }
-        }
-        Err(e) if may_retry && e.is_conflict() => {
-            Box::pin(commit(db, bus, by_room.into_values().flatten().collect(), false)).await
         }
         Err(e) => {
             // A batch of one: its job gets the error itself.
@@ -109,6 +129,38 @@ async fn commit(db: &Db, bus: &Bus, jobs: Vec<Job>, may_retry: bool) {
             }
         }
     }
+}
+
+/// One batch in as few transactions as it takes: first optimistically, without looking for earlier
+/// copies; if a draft turns out to repeat a stored send, again with the lookup, which answers it with the
+/// original; and once more if another node stored a copy between that lookup and the insert (the lookup
+/// then finds it).
+async fn store(
+    db: &Db,
+    conn: &mut Option<Conn>,
+    batch: &[(RoomId, Vec<Draft>)],
+) -> Result<Vec<Vec<Appended>>, storage::Error> {
+    let mut result = attempt(db, conn, batch, Dedup::Optimistic).await;
+    for _ in 0..2 {
+        match &result {
+            Err(e) if e.is_conflict() => result = attempt(db, conn, batch, Dedup::LookUp).await,
+            _ => break,
+        }
+    }
+    result
+}
+
+async fn attempt(
+    db: &Db,
+    conn: &mut Option<Conn>,
+    batch: &[(RoomId, Vec<Draft>)],
+    dedup: Dedup,
+) -> Result<Vec<Vec<Appended>>, storage::Error> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(db.write().await?),
+    };
+    timeline::append_messages(conn, batch, dedup, Millis::now()).await
 }
 
 fn publish(bus: &Bus, outcome: &Appended) {

@@ -362,30 +362,49 @@ pub enum Appended {
     NoRoom,
 }
 
+/// Whether [`append_messages`] looks for earlier copies of the drafts before it inserts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedup {
+    /// Insert straight away. An earlier copy of a draft (a retried send) makes the insert violate the
+    /// unique key (room, sender, `client_message_id`): the whole batch fails with a conflict
+    /// ([`Error::is_conflict`]) and nothing is stored, and the caller runs it again with [`Dedup::LookUp`].
+    /// Retries are rare, so most batches save a query.
+    Optimistic,
+    /// Look every draft up by the unique key first, and answer a repeat with the original entry.
+    LookUp,
+}
+
 /// Appends text messages to several rooms in one transaction (group commit), and reports what became of
 /// each draft, in the order given: drafts from non-members are refused, a draft whose (sender,
-/// `client_message_id`) is stored already (or repeated within the batch) yields the original entry, and the
-/// rest are stored with each room's next seqs.
+/// `client_message_id`) is stored already (with [`Dedup::LookUp`]) or repeated within the batch yields the
+/// original entry, and the rest are stored with each room's next seqs.
 ///
-/// The cost is a fixed handful of statements plus one per room, whatever the batch size: membership and
-/// earlier copies are looked up for the whole batch at once (the latter by the full unique key, so the
-/// lookup never scans a room), each room's `last_seq` is moved on under its row lock, and all rows go in one
-/// insert. Rooms are locked in the order given; callers pass them sorted by id so that concurrent batches
-/// cannot deadlock. A copy stored concurrently by another node between lookup and insert makes the insert
-/// violate the unique key: the batch then fails as a whole and the caller retries it.
+/// The cost is a fixed handful of statements plus one per room, whatever the batch size: membership (with
+/// the senders' names) and, with [`Dedup::LookUp`], earlier copies are looked up for the whole batch at once
+/// (the latter by the full unique key, so the lookup never scans a room), each room's `last_seq` is moved on
+/// under its row lock, and all rows go in one insert. Rooms are locked in the order given; callers pass them
+/// sorted by id so that concurrent batches cannot deadlock. A copy stored concurrently by another node
+/// between lookup and insert makes the insert violate the unique key: the batch then fails as a whole with
+/// a conflict and the caller retries it.
 ///
 /// # Errors
 /// Database errors; the whole batch is then rolled back and nothing is stored.
 pub async fn append_messages(
     conn: &mut Conn,
     batch: &[(RoomId, Vec<Draft>)],
+    dedup: Dedup,
     now: Millis,
 ) -> Result<Vec<Vec<Appended>>> {
-    run!(conn, |c| c.transaction::<_, Error, _>(async |tx| tx.append_batch(batch, now).await).await)
+    run!(conn, |c| c.transaction::<_, Error, _>(async |tx| tx.append_batch(batch, dedup, now).await).await)
 }
 
 pub(crate) trait DraftTx {
-    async fn append_batch(&mut self, batch: &[(RoomId, Vec<Draft>)], now: Millis) -> Result<Vec<Vec<Appended>>>;
+    async fn append_batch(
+        &mut self,
+        batch: &[(RoomId, Vec<Draft>)],
+        dedup: Dedup,
+        now: Millis,
+    ) -> Result<Vec<Vec<Appended>>>;
 }
 
 /// What to do with one draft, decided before anything is written.
@@ -397,8 +416,67 @@ enum Plan {
     SameAs(usize),
 }
 
+/// Decides each of a room's drafts: refused (the sender is not a member), answered with an earlier copy,
+/// a repeat within the batch, or new; returns the plans and the new entries.
+fn plan_room(
+    room: RoomId,
+    drafts: &[Draft],
+    is_member: impl Fn(UserId) -> bool,
+    stored: &HashMap<(RoomId, UserId, String), Entry>,
+) -> (Vec<Plan>, Vec<NewEntry>) {
+    let mut first_in_batch: HashMap<(UserId, &str), usize> = HashMap::new();
+    let mut new_entries = Vec::new();
+    let plans = drafts
+        .iter()
+        .map(|d| {
+            if !is_member(d.sender_id) {
+                return Plan::Done(Appended::NotMember);
+            }
+            if let Some(entry) = stored.get(&(room, d.sender_id, d.client_message_id.clone())) {
+                return Plan::Done(Appended::Duplicate(entry.clone()));
+            }
+            if let Some(&i) = first_in_batch.get(&(d.sender_id, d.client_message_id.as_str())) {
+                return Plan::SameAs(i);
+            }
+            first_in_batch.insert((d.sender_id, d.client_message_id.as_str()), new_entries.len());
+            new_entries.push(NewEntry {
+                kind: EntryKind::Text,
+                sender_id: d.sender_id,
+                subject: None,
+                body: d.body.clone(),
+                client_message_id: Some(d.client_message_id.clone()),
+            });
+            Plan::New(new_entries.len() - 1)
+        })
+        .collect();
+    (plans, new_entries)
+}
+
+/// A room's `last_seq`, with one of the batch's senders who is a member and their name (both `None` when
+/// no sender is).
+type RoomTailRow = (Vec<u8>, i64, Option<Vec<u8>>, Option<String>);
+
+/// `UPDATE rooms SET last_seq = last_seq + n` for several rooms, each with its own `n`, in one statement;
+/// InnoDB locks the rows in key order. (Plain SQL: the per-row amount is a `CASE` over a list of any
+/// length, which the query builder cannot box.)
+fn advance_rooms_sql(rooms: usize) -> String {
+    let mut sql = String::from("UPDATE rooms SET last_seq = last_seq + CASE id");
+    sql.push_str(&" WHEN ? THEN ?".repeat(rooms));
+    sql.push_str(" ELSE 0 END WHERE id IN (");
+    sql.push_str(&vec!["?"; rooms].join(", "));
+    sql.push(')');
+    sql
+}
+
 for_each_backend!(impl DraftTx {
-    async fn append_batch(&mut self, batch: &[(RoomId, Vec<Draft>)], now: Millis) -> Result<Vec<Vec<Appended>>> {
+    async fn append_batch(
+        &mut self,
+        batch: &[(RoomId, Vec<Draft>)],
+        dedup: Dedup,
+        now: Millis,
+    ) -> Result<Vec<Vec<Appended>>> {
+        use diesel::sql_types::{BigInt, Binary};
+
         use crate::schema::memberships;
         let room_keys: Vec<&[u8]> = batch.iter().map(|(room, _)| room.as_bytes().as_slice()).collect();
         let mut senders: Vec<&[u8]> =
@@ -406,94 +484,95 @@ for_each_backend!(impl DraftTx {
         senders.sort_unstable();
         senders.dedup();
 
-        // Who may send where: one query for the whole batch.
-        let members: Vec<(Vec<u8>, Vec<u8>)> = memberships::table
-            .filter(memberships::room_id.eq_any(&room_keys))
-            .filter(memberships::user_id.eq_any(&senders))
-            .select((memberships::room_id, memberships::user_id))
-            .load(self)
-            .await?;
-        let members: std::collections::HashSet<(RoomId, UserId)> = members
-            .iter()
-            .map(|(r, u)| Ok((RoomId::from_slice(r)?, UserId::from_slice(u)?)))
-            .collect::<Result<_>>()?;
-
         // Copies stored earlier: point lookups on the unique key (room, sender, client_message_id).
         let mut stored: HashMap<(RoomId, UserId, String), Entry> = HashMap::new();
-        let keys: Vec<(&[u8], &[u8], &str)> = batch
-            .iter()
-            .flat_map(|(room, drafts)| {
-                drafts.iter().map(move |d| (room.as_bytes().as_slice(), d.sender_id.as_bytes().as_slice(), d.client_message_id.as_str()))
-            })
-            .collect();
-        for chunk in keys.chunks(200) {
-            let mut query = messages::table.select(EntryRow::as_select()).into_boxed();
-            for (room, sender, cmid) in chunk {
-                query = query.or_filter(
-                    messages::room_id.eq(*room).and(messages::sender_id.eq(*sender)).and(messages::client_message_id.eq(*cmid)),
-                );
-            }
-            let rows = query.load(self).await?;
-            for entry in self.entries(rows).await? {
-                if let Some(cmid) = entry.client_message_id.clone() {
-                    stored.insert((entry.room_id, entry.sender_id, cmid), entry);
+        if dedup == Dedup::LookUp {
+            let keys: Vec<(&[u8], &[u8], &str)> = batch
+                .iter()
+                .flat_map(|(room, drafts)| {
+                    drafts.iter().map(move |d| (room.as_bytes().as_slice(), d.sender_id.as_bytes().as_slice(), d.client_message_id.as_str()))
+                })
+                .collect();
+            for chunk in keys.chunks(200) {
+                let mut query = messages::table.select(EntryRow::as_select()).into_boxed();
+                for (room, sender, cmid) in chunk {
+                    query = query.or_filter(
+                        messages::room_id.eq(*room).and(messages::sender_id.eq(*sender)).and(messages::client_message_id.eq(*cmid)),
+                    );
+                }
+                let rows = query.load(self).await?;
+                for entry in self.entries(rows).await? {
+                    if let Some(cmid) = entry.client_message_id.clone() {
+                        stored.insert((entry.room_id, entry.sender_id, cmid), entry);
+                    }
                 }
             }
         }
 
-        // Decide each draft, and count the new entries of each room.
+        // Reserve each room's numbers under its row lock, counting every sender as a member (the usual
+        // case); the read below corrects a room where one is not.
+        let reserved: Vec<i64> = batch
+            .iter()
+            .map(|(room, drafts)| i64::try_from(plan_room(*room, drafts, |_| true, &stored).1.len()).unwrap_or(i64::MAX))
+            .collect();
+        let advancing: Vec<(&[u8], i64)> =
+            room_keys.iter().zip(&reserved).filter(|(_, n)| **n > 0).map(|(key, n)| (*key, *n)).collect();
+        if !advancing.is_empty() {
+            let mut update = diesel::sql_query(advance_rooms_sql(advancing.len())).into_boxed();
+            for (key, n) in &advancing {
+                update = update.bind::<Binary, _>(*key).bind::<BigInt, _>(*n);
+            }
+            for (key, _) in &advancing {
+                update = update.bind::<Binary, _>(*key);
+            }
+            update.execute(self).await?;
+        }
+
+        // One read for the rest: each room's new last_seq, which senders are members, and their names. (A
+        // join's condition must own its values.)
+        let sender_ids: Vec<Vec<u8>> = senders.iter().map(|s| s.to_vec()).collect();
+        let rows: Vec<RoomTailRow> = rooms::table
+            .left_join(
+                memberships::table
+                    .on(memberships::room_id.eq(rooms::id).and(memberships::user_id.eq_any(sender_ids))),
+            )
+            .left_join(users::table.on(users::id.nullable().eq(memberships::user_id.nullable())))
+            .filter(rooms::id.eq_any(&room_keys))
+            .select((rooms::id, rooms::last_seq, memberships::user_id.nullable(), users::username.nullable()))
+            .load(self)
+            .await?;
+        let mut tails: HashMap<RoomId, i64> = HashMap::new();
+        let mut members: std::collections::HashSet<(RoomId, UserId)> = std::collections::HashSet::new();
+        let mut names: HashMap<UserId, String> = HashMap::new();
+        for (room, last_seq, user, name) in rows {
+            let room = RoomId::from_slice(&room)?;
+            tails.insert(room, last_seq);
+            if let (Some(user), Some(name)) = (user, name) {
+                let user = UserId::from_slice(&user)?;
+                members.insert((room, user));
+                names.insert(user, name);
+            }
+        }
+
+        // Decide each draft, and give back the numbers reserved for drafts of non-members.
         let mut plans: Vec<Vec<Plan>> = Vec::with_capacity(batch.len());
         let mut fresh: Vec<Vec<NewEntry>> = Vec::with_capacity(batch.len());
-        for (room, drafts) in batch {
-            let mut first_in_batch: HashMap<(UserId, &str), usize> = HashMap::new();
-            let mut new_entries = Vec::new();
-            let room_plans = drafts
-                .iter()
-                .map(|d| {
-                    if !members.contains(&(*room, d.sender_id)) {
-                        return Plan::Done(Appended::NotMember);
-                    }
-                    if let Some(entry) = stored.get(&(*room, d.sender_id, d.client_message_id.clone())) {
-                        return Plan::Done(Appended::Duplicate(entry.clone()));
-                    }
-                    if let Some(&i) = first_in_batch.get(&(d.sender_id, d.client_message_id.as_str())) {
-                        return Plan::SameAs(i);
-                    }
-                    first_in_batch.insert((d.sender_id, d.client_message_id.as_str()), new_entries.len());
-                    new_entries.push(NewEntry {
-                        kind: EntryKind::Text,
-                        sender_id: d.sender_id,
-                        subject: None,
-                        body: d.body.clone(),
-                        client_message_id: Some(d.client_message_id.clone()),
-                    });
-                    Plan::New(new_entries.len() - 1)
-                })
-                .collect();
+        for ((room, drafts), reserved) in batch.iter().zip(&reserved) {
+            let (room_plans, new_entries) = plan_room(*room, drafts, |user| members.contains(&(*room, user)), &stored);
+            let unused = reserved - i64::try_from(new_entries.len()).unwrap_or(i64::MAX);
+            if let Some(tail) = tails.get_mut(room).filter(|_| unused > 0) {
+                *tail -= unused;
+                diesel::update(rooms::table.find(room.as_bytes().as_slice()))
+                    .set(rooms::last_seq.eq(*tail))
+                    .execute(self)
+                    .await?;
+            }
             plans.push(room_plans);
             fresh.push(new_entries);
         }
 
-        // Number the new entries: move each room's last_seq on under its row lock, then read where each
-        // room's numbers start. A room that does not exist matches no row and reads back nothing.
-        for ((room, _), new_entries) in batch.iter().zip(&fresh) {
-            if !new_entries.is_empty() {
-                let n = i64::try_from(new_entries.len()).unwrap_or(i64::MAX);
-                diesel::update(rooms::table.find(room.as_bytes().as_slice()))
-                    .set(rooms::last_seq.eq(rooms::last_seq + n))
-                    .execute(self)
-                    .await?;
-            }
-        }
-        let tails: Vec<(Vec<u8>, i64)> =
-            rooms::table.filter(rooms::id.eq_any(&room_keys)).select((rooms::id, rooms::last_seq)).load(self).await?;
-        let tails: HashMap<RoomId, i64> =
-            tails.iter().map(|(id, seq)| Ok((RoomId::from_slice(id)?, *seq))).collect::<Result<_>>()?;
-
         let mut rows = Vec::new();
         let mut appended: Vec<Vec<Entry>> = Vec::with_capacity(batch.len());
-        let senders: Vec<UserId> = fresh.iter().flatten().map(|e| e.sender_id).collect();
-        let names = self.usernames(&senders).await?;
         for ((room, _), new_entries) in batch.iter().zip(&fresh) {
             let Some(&tail) = tails.get(room) else {
                 appended.push(Vec::new());

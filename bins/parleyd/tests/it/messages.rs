@@ -115,6 +115,43 @@ db_test!(async fn concurrent_retries_of_one_message_store_it_once(t) {
     Ok(())
 });
 
+db_test!(async fn repeats_among_fresh_sends_get_the_original_and_the_fresh_ones_are_stored_once(t) {
+    let server = TestServer::start(t).await?;
+    let alice = server.register("alice").await?;
+    let bob = server.register("bob").await?;
+    let room = alice.create_room("r", Visibility::Public).await?.id;
+    bob.join(&room).await?;
+    let original = alice.send_with_id(&room, "first", "first").await?;
+    // Repeats and new messages at once, so that the writer's batches mix them.
+    let sends = (0..40).map(|i| {
+        let (alice, bob, room) = (alice.clone(), bob.clone(), room.clone());
+        async move {
+            if i % 2 == 0 {
+                alice.send_with_id(&room, "first, retried", "first").await
+            } else {
+                bob.send_with_id(&room, &format!("fresh {i}"), &format!("fresh-{i}")).await
+            }
+        }
+    });
+    let results: Vec<_> = futures::future::join_all(sends).await.into_iter().collect::<Result<_, _>>()?;
+    for (i, message) in results.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(message, &original);
+        } else {
+            assert_eq!(message.body, format!("fresh {i}"));
+        }
+    }
+    let timeline = alice.timeline(&room).await?;
+    assert_eq!(seqs(&timeline), (1..=timeline.len() as i64).collect::<Vec<_>>());
+    let texts: Vec<&str> =
+        timeline.iter().filter(|m| m.kind() == MessageKind::Text).map(|m| m.body.as_str()).collect();
+    assert_eq!(texts.iter().filter(|b| b.starts_with("first")).count(), 1);
+    let fresh: HashSet<&str> = texts.iter().copied().filter(|b| b.starts_with("fresh")).collect();
+    assert_eq!(fresh.len(), 20);
+    assert_eq!(texts.len(), 21);
+    Ok(())
+});
+
 db_test!(async fn a_subscriber_that_comes_back_gets_exactly_what_it_missed_then_live(t) {
     let server = TestServer::start(t).await?;
     let alice = server.register("alice").await?;

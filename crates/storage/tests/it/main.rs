@@ -3,4 +3,5 @@
 // A failed expectation in a test is a failed test: panicking is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod timeline;
 mod users;
