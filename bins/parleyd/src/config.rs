@@ -83,6 +83,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_HEARTBEAT_INTERVAL", value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
     pub heartbeat_interval: Duration,
 
+    /// Writer tasks that store sends, each with one group-commit transaction in flight (a room's sends
+    /// always go to the same writer). [default: 4 on MySQL, 1 on SQLite]
+    #[arg(long, env = "PARLEY_SEND_WRITERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub send_writers: Option<u16>,
+
     /// How long open streams and calls get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "PARLEY_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

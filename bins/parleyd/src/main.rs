@@ -102,6 +102,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     app_config.trust_forwarded_for = config.trust_forwarded_for;
     app_config.presence_grace = config.presence_grace;
     app_config.messaging.heartbeat_interval = config.heartbeat_interval;
+    app_config.messaging.writers = config.send_writers.map(usize::from);
     app_config.shutdown_grace = config.shutdown_grace;
     app_config.web_dir = match &config.web_dir {
         Some(dir) if !dir.join("index.html").is_file() => {
