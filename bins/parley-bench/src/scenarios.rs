@@ -49,7 +49,8 @@ impl Sizes {
             idle_streams: 10_000,
             history_messages: 10_000_000,
             history_queries: 500,
-            login_concurrency: 2,
+            // Twice the cores: while one login waits for its session's commit, another hashes.
+            login_concurrency: 4,
         }
     }
 
