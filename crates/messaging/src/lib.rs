@@ -80,8 +80,9 @@ pub enum StreamEvent {
     Heartbeat(Millis),
     /// A room joined while subscribed to all rooms; its entries after `after_seq` follow.
     RoomAdded {
-        /// The room as the subscriber sees it.
-        room: RoomView,
+        /// The room as the subscriber sees it. (Boxed, like the other large payloads, so that the event
+        /// stays small: every subscriber's channel reserves room for many of them.)
+        room: Box<RoomView>,
         /// Entries after this seq follow.
         after_seq: i64,
     },
@@ -97,9 +98,9 @@ pub enum StreamEvent {
     /// Someone invited the subscriber to a room.
     Invited {
         /// The room as the invitee sees it.
-        room: RoomView,
+        room: Box<RoomView>,
         /// The inviter.
-        by: User,
+        by: Box<User>,
     },
 }
 
@@ -335,5 +336,16 @@ impl Messaging {
             }
         }
         Ok(stream::spawn(self.inner.clone(), who, follow_joins, user_topic, start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Each subscriber's channel allocates its slots a block (32) at a time, whatever it holds, so an
+    /// event's size is paid per idle subscription (docs/BENCHMARKS.md, scenario 4). Large payloads are boxed.
+    #[test]
+    fn stream_events_stay_small() {
+        let size = std::mem::size_of::<Result<super::StreamEvent, super::Error>>();
+        assert!(size <= 48, "a stream event is {size} bytes; box its large variants");
     }
 }

@@ -117,8 +117,10 @@ struct Task {
 }
 
 impl Task {
+    /// The task's future is what an idle subscription costs, so whatever is large and rare (the start,
+    /// user events, the session check, storage reads) is boxed and allocated only while it runs.
     async fn run(&mut self, order: Vec<(RoomId, i64)>, mut user_topic: Topic) -> Stop {
-        if let Err(stop) = self.start(order).await {
+        if let Err(stop) = Box::pin(self.start(order)).await {
             return stop;
         }
         let period = self.inner.config.heartbeat_interval;
@@ -130,9 +132,9 @@ impl Task {
                 biased;
                 () = stopping.cancelled() => Err(Stop::Fail(Error::ShuttingDown)),
                 () = self.out.closed() => Err(Stop::Gone),
-                event = user_topic.recv() => self.on_user_event(event).await,
+                event = user_topic.recv() => Box::pin(self.on_user_event(event)).await,
                 Some((room, event)) = self.topics.next(), if !self.topics.is_empty() => self.on_room_event(room, event).await,
-                _ = ticks.tick() => self.on_tick().await,
+                _ = ticks.tick() => Box::pin(self.on_tick()).await,
             };
             if let Err(stop) = step {
                 return stop;
@@ -161,10 +163,12 @@ impl Task {
             if cursor >= up_to {
                 break;
             }
-            let entries = {
-                let mut conn = self.inner.db.read().await?;
-                timeline::range(&mut conn, room, cursor, up_to, page).await?
-            };
+            let db = &self.inner.db;
+            let entries = Box::pin(async {
+                let mut conn = db.read().await?;
+                timeline::range(&mut conn, room, cursor, up_to, page).await
+            })
+            .await?;
             let full = entries.len() == page;
             for entry in entries {
                 self.deliver(Arc::new(entry)).await?;
@@ -219,7 +223,7 @@ impl Task {
         };
         self.cursors.insert(room, after);
         self.topics.insert(room, topic);
-        self.send(StreamEvent::RoomAdded { room: view, after_seq: after }).await?;
+        self.send(StreamEvent::RoomAdded { room: Box::new(view), after_seq: after }).await?;
         self.catch_up(room, i64::MAX).await
     }
 
@@ -273,7 +277,7 @@ impl Task {
                 Ok(())
             }
             Ok(Event::Invited { room_id, by }) => match self.inner.rooms.get(self.who.user_id, room_id).await {
-                Ok(room) => self.send(StreamEvent::Invited { room, by }).await,
+                Ok(room) => self.send(StreamEvent::Invited { room: Box::new(room), by: Box::new(by) }).await,
                 Err(rooms::Error::RoomNotFound) => Ok(()),
                 Err(e) => Err(Stop::Fail(e.into())),
             },
