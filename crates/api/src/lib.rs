@@ -4,6 +4,8 @@
 //! **Boundary:** used by the gateway and by client binaries only. Domain crates never see these types; the
 //! gateway converts at its edge.
 
+pub mod codec;
+
 /// `package chat.v1`.
 #[allow(missing_docs, missing_debug_implementations, clippy::all, clippy::pedantic, rust_2018_idioms)]
 pub mod chat {
