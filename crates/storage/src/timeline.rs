@@ -379,11 +379,12 @@ pub enum Dedup {
 /// `client_message_id`) is stored already (with [`Dedup::LookUp`]) or repeated within the batch yields the
 /// original entry, and the rest are stored with each room's next seqs.
 ///
-/// The cost is a fixed handful of statements plus one per room, whatever the batch size: membership (with
-/// the senders' names) and, with [`Dedup::LookUp`], earlier copies are looked up for the whole batch at once
-/// (the latter by the full unique key, so the lookup never scans a room), each room's `last_seq` is moved on
-/// under its row lock, and all rows go in one insert. Rooms are locked in the order given; callers pass them
-/// sorted by id so that concurrent batches cannot deadlock. A copy stored concurrently by another node
+/// The cost is three statements whatever the batch size: one `UPDATE` moves every room's `last_seq` on by
+/// its number of new drafts (taking the rooms' row locks, in key order, so concurrent batches cannot
+/// deadlock), one `SELECT` reads the new `last_seq`s with which senders are members and their names, and
+/// one `INSERT` stores all rows. With [`Dedup::LookUp`] a query for earlier copies (by the full unique key,
+/// so it never scans a room) comes first; a room where a sender turns out not to be a member costs one more
+/// `UPDATE`, to give back the numbers reserved for those drafts. A copy stored concurrently by another node
 /// between lookup and insert makes the insert violate the unique key: the batch then fails as a whole with
 /// a conflict and the caller retries it.
 ///
@@ -417,39 +418,35 @@ enum Plan {
 }
 
 /// Decides each of a room's drafts: refused (the sender is not a member), answered with an earlier copy,
-/// a repeat within the batch, or new; returns the plans and the new entries.
-fn plan_room(
+/// a repeat within the batch, or new; returns the plans and the drafts to store, in order.
+fn plan_room<'d>(
     room: RoomId,
-    drafts: &[Draft],
+    drafts: &'d [Draft],
     is_member: impl Fn(UserId) -> bool,
     stored: &HashMap<(RoomId, UserId, String), Entry>,
-) -> (Vec<Plan>, Vec<NewEntry>) {
+) -> (Vec<Plan>, Vec<&'d Draft>) {
     let mut first_in_batch: HashMap<(UserId, &str), usize> = HashMap::new();
-    let mut new_entries = Vec::new();
+    let mut new = Vec::new();
     let plans = drafts
         .iter()
         .map(|d| {
             if !is_member(d.sender_id) {
                 return Plan::Done(Appended::NotMember);
             }
-            if let Some(entry) = stored.get(&(room, d.sender_id, d.client_message_id.clone())) {
+            if !stored.is_empty()
+                && let Some(entry) = stored.get(&(room, d.sender_id, d.client_message_id.clone()))
+            {
                 return Plan::Done(Appended::Duplicate(entry.clone()));
             }
             if let Some(&i) = first_in_batch.get(&(d.sender_id, d.client_message_id.as_str())) {
                 return Plan::SameAs(i);
             }
-            first_in_batch.insert((d.sender_id, d.client_message_id.as_str()), new_entries.len());
-            new_entries.push(NewEntry {
-                kind: EntryKind::Text,
-                sender_id: d.sender_id,
-                subject: None,
-                body: d.body.clone(),
-                client_message_id: Some(d.client_message_id.clone()),
-            });
-            Plan::New(new_entries.len() - 1)
+            first_in_batch.insert((d.sender_id, d.client_message_id.as_str()), new.len());
+            new.push(d);
+            Plan::New(new.len() - 1)
         })
         .collect();
-    (plans, new_entries)
+    (plans, new)
 }
 
 /// A room's `last_seq`, with one of the batch's senders who is a member and their name (both `None` when
@@ -556,7 +553,7 @@ for_each_backend!(impl DraftTx {
 
         // Decide each draft, and give back the numbers reserved for drafts of non-members.
         let mut plans: Vec<Vec<Plan>> = Vec::with_capacity(batch.len());
-        let mut fresh: Vec<Vec<NewEntry>> = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<Vec<&Draft>> = Vec::with_capacity(batch.len());
         for ((room, drafts), reserved) in batch.iter().zip(&reserved) {
             let (room_plans, new_entries) = plan_room(*room, drafts, |user| members.contains(&(*room, user)), &stored);
             let unused = reserved - i64::try_from(new_entries.len()).unwrap_or(i64::MAX);
@@ -582,16 +579,16 @@ for_each_backend!(impl DraftTx {
             let entries: Vec<Entry> = new_entries
                 .iter()
                 .zip(first + 1..)
-                .map(|(e, seq)| Entry {
+                .map(|(d, seq)| Entry {
                     id: EntryId::new(),
                     room_id: *room,
                     seq,
-                    kind: e.kind,
-                    sender_id: e.sender_id,
-                    sender_username: names.get(&e.sender_id).cloned().unwrap_or_default(),
+                    kind: EntryKind::Text,
+                    sender_id: d.sender_id,
+                    sender_username: names.get(&d.sender_id).cloned().unwrap_or_default(),
                     subject: None,
-                    body: e.body.clone(),
-                    client_message_id: e.client_message_id.clone(),
+                    body: d.body.clone(),
+                    client_message_id: Some(d.client_message_id.clone()),
                     created_at: now,
                 })
                 .collect();
