@@ -119,6 +119,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     let app = gateway::App::new(db, app_config)?;
 
+    let shutdown = shutdown_signal()?;
     let address = listener.local_addr().context("cannot read the listening address")?;
     tracing::info!(
         %address,
@@ -126,7 +127,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         database = %gateway::redact(&database_url),
         "parleyd listening"
     );
-    gateway::serve(app, listener, shutdown_signal()).await?;
+    gateway::serve(app, listener, shutdown).await?;
     tracing::info!("parleyd stopped");
     Ok(())
 }
@@ -169,19 +170,17 @@ fn stored_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on, and returns a future that completes on either.
+/// The handlers are installed here, before parleyd says it is listening: a signal that arrives after that
+/// line is always a graceful shutdown, never the default action.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C will stop parleyd");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("received SIGINT"),
+            _ = term.recv() => tracing::info!("received SIGTERM"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-    }
+    })
 }

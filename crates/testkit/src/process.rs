@@ -80,9 +80,18 @@ impl Daemon {
     ///
     /// # Errors
     /// When the signal cannot be sent.
-    pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+    pub fn terminate(self) -> anyhow::Result<std::process::ExitStatus> {
+        Ok(self.terminate_with_log()?.0)
+    }
+
+    /// As [`Daemon::terminate`], and what the process wrote on stderr, to its last line.
+    ///
+    /// # Errors
+    /// When the signal cannot be sent.
+    pub fn terminate_with_log(mut self) -> anyhow::Result<(std::process::ExitStatus, String)> {
         std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
-        Ok(self.child.wait()?)
+        let status = self.child.wait()?;
+        Ok((status, self.log()))
     }
 
     /// The resident memory of the process, in KiB.

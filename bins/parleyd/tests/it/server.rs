@@ -41,7 +41,8 @@ async fn starts_with_no_configuration_and_creates_its_data() -> anyhow::Result<(
     let log = daemon.log();
     let secret_text = std::fs::read_to_string(data.join("jwt-secret"))?;
     assert!(!log.contains(secret_text.trim()), "the secret must never be logged");
-    assert!(daemon.terminate()?.success());
+    let (status, log) = daemon.terminate_with_log()?;
+    assert!(status.success(), "{status}\n{log}");
     Ok(())
 }
 
