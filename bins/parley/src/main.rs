@@ -121,6 +121,8 @@ enum RoomCommand {
     },
     /// Join a public room, or a private one you are invited to.
     Join { room: String },
+    /// Decline an invitation (it ends on all your devices).
+    Decline { room: String },
     /// Leave a room.
     Leave { room: String },
     /// Invite a user.
@@ -277,6 +279,14 @@ async fn room(mut s: Session, action: RoomCommand) -> anyhow::Result<()> {
             })
             .await?;
             output::rooms(&r.room.into_iter().collect::<Vec<_>>());
+        }
+        RoomCommand::Decline { room } => {
+            let room_id = resolve_any(&mut s, &room).await?;
+            call(&mut s, DeclineInvitationRequest { room_id }, |c, r| async move {
+                RoomServiceClient::new(c).decline_invitation(r).await
+            })
+            .await?;
+            println!("declined the invitation to {room}");
         }
         RoomCommand::Leave { room } => {
             let room = resolve(&mut s, &room).await?;
@@ -616,6 +626,10 @@ async fn show(s: &mut Session, event: Event, cursors: &mut Vec<(String, i64)>, n
                     room.id
                 );
             }
+        }
+        Event::InvitationEnded(ended) => {
+            let label = names.get(&ended.room_id).cloned().unwrap_or_else(|| ended.room_id.clone());
+            println!("* invitation to {label} declined");
         }
         Event::Heartbeat(_) => {}
     }

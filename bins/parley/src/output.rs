@@ -87,6 +87,7 @@ pub fn message(m: &Message, rooms: &HashMap<String, String>) -> String {
         MessageKind::MemberRoleChanged => {
             format!("* {subject} is now {}", role(m.member.as_ref().map_or(Role::Unspecified, |s| s.role())))
         }
+        MessageKind::InvitationDeclined => format!("* {subject} declined the invitation"),
         MessageKind::Unspecified => "(unknown entry)".into(),
     };
     format!("[{room}] #{} {} {text}", m.seq, time(m.created_at.as_ref()))

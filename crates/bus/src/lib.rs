@@ -80,6 +80,11 @@ pub enum Event {
         /// The inviter.
         by: User,
     },
+    /// The user's invitation to a room ended without a join (user topic).
+    InvitationEnded {
+        /// The room.
+        room_id: RoomId,
+    },
     /// The user's sessions were revoked: one, or all when `session` is `None` (user topic).
     SessionsRevoked {
         /// The revoked session, or `None` for all of them.

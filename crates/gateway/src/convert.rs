@@ -140,6 +140,7 @@ pub(crate) fn message(e: &Entry) -> v1::Message {
             EntryKind::MemberInvited => v1::MessageKind::MemberInvited,
             EntryKind::MemberRemoved => v1::MessageKind::MemberRemoved,
             EntryKind::MemberRoleChanged => v1::MessageKind::MemberRoleChanged,
+            EntryKind::InvitationDeclined => v1::MessageKind::InvitationDeclined,
         }
         .into(),
         member: e.subject.as_ref().map(|s| v1::MemberChange {
@@ -189,6 +190,7 @@ pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeRespon
             .into(),
             last_seq,
         }),
+        E::InvitationEnded(room_id) => Event::InvitationEnded(v1::InvitationEnded { room_id: room_id.to_string() }),
         E::Invited { room: view, by } => Event::InvitationReceived(v1::InvitationReceived {
             room: Some(room(&view)),
             inviter_id: by.id.to_string(),

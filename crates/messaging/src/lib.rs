@@ -95,6 +95,8 @@ pub enum StreamEvent {
         /// The last seq delivered (the departure).
         last_seq: i64,
     },
+    /// The subscriber's invitation to a room ended without a join (declined on some device).
+    InvitationEnded(RoomId),
     /// Someone invited the subscriber to a room.
     Invited {
         /// The room as the invitee sees it.

@@ -281,6 +281,7 @@ impl Task {
                 Err(rooms::Error::RoomNotFound) => Ok(()),
                 Err(e) => Err(Stop::Fail(e.into())),
             },
+            Ok(Event::InvitationEnded { room_id }) => self.send(StreamEvent::InvitationEnded(room_id)).await,
             Err(RecvError::Lagged(_)) => Err(Stop::Fail(Error::FellBehind)),
             Ok(_) | Err(RecvError::Closed) => Ok(()),
         }

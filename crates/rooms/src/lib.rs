@@ -62,6 +62,9 @@ pub enum Error {
     /// The named user is not a member.
     #[error("that user is not a member of this room")]
     MemberNotFound,
+    /// The caller holds no invitation to this room.
+    #[error("you have no pending invitation to this room")]
+    InvitationNotFound,
     /// The caller is not a member of a room they can see.
     #[error("you are not a member of this room; join it first")]
     NotMember,
@@ -98,7 +101,9 @@ impl DomainError for Error {
     fn code(&self) -> ErrorCode {
         match self {
             Self::Invalid(_) => ErrorCode::InvalidArgument,
-            Self::RoomNotFound | Self::UserNotFound(_) | Self::MemberNotFound => ErrorCode::NotFound,
+            Self::RoomNotFound | Self::UserNotFound(_) | Self::MemberNotFound | Self::InvitationNotFound => {
+                ErrorCode::NotFound
+            }
             Self::NotMember | Self::Forbidden(_) => ErrorCode::PermissionDenied,
             Self::AlreadyMember(_) => ErrorCode::AlreadyExists,
             Self::Precondition(_) => ErrorCode::FailedPrecondition,
@@ -324,6 +329,24 @@ impl Rooms {
                 Ok(())
             }
         }
+    }
+
+    /// Ends `who`'s pending invitation to `room` without joining; the timeline records it and `who`'s
+    /// streams on every device are told.
+    ///
+    /// # Errors
+    /// [`Error::RoomNotFound`] for a missing or hidden room; [`Error::InvitationNotFound`] when `who` holds
+    /// no invitation to it.
+    pub async fn decline(&self, who: UserId, room: RoomId) -> Result<(), Error> {
+        let standing = self.visible(who, room).await?;
+        if !standing.invited {
+            return Err(Error::InvitationNotFound);
+        }
+        let change = not_found_is_room(store::decline(&mut self.db.write().await?, room, who, Millis::now()).await)?
+            .ok_or(Error::InvitationNotFound)?;
+        self.published(&change, Some((who, Event::InvitationEnded { room_id: room })));
+        tracing::info!(room_id = %room, "invitation declined");
+        Ok(())
     }
 
     /// Removes `target` from `room`. The owner may remove anyone else; admins may remove members.

@@ -63,6 +63,7 @@ pub(crate) fn entry_kind(k: EntryKind) -> i16 {
         EntryKind::MemberInvited => 4,
         EntryKind::MemberRemoved => 5,
         EntryKind::MemberRoleChanged => 6,
+        EntryKind::InvitationDeclined => 7,
     }
 }
 
@@ -74,6 +75,7 @@ pub(crate) fn to_entry_kind(code: i16) -> Result<EntryKind, Error> {
         4 => Ok(EntryKind::MemberInvited),
         5 => Ok(EntryKind::MemberRemoved),
         6 => Ok(EntryKind::MemberRoleChanged),
+        7 => Ok(EntryKind::InvitationDeclined),
         other => Err(corrupt("entry kind", other)),
     }
 }
@@ -100,6 +102,7 @@ mod tests {
             EntryKind::MemberInvited,
             EntryKind::MemberRemoved,
             EntryKind::MemberRoleChanged,
+            EntryKind::InvitationDeclined,
         ] {
             assert_eq!(to_entry_kind(entry_kind(k)).ok(), Some(k));
         }

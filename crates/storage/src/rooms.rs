@@ -409,6 +409,26 @@ pub async fn invite<E: Send>(
         .await)
 }
 
+/// Ends `user`'s pending invitation to `room` without a membership, and records that in the timeline.
+/// Returns `None` when the user holds no invitation.
+///
+/// # Errors
+/// [`Error::NotFound`] when the room does not exist.
+pub async fn decline(conn: &mut Conn, room: RoomId, user: UserId, now: Millis) -> Result<Option<Change>> {
+    run!(conn, |c| c
+        .transaction::<_, Error, _>(async |tx| {
+            let last = tx.lock_room(room).await?.ok_or(Error::NotFound("room"))?;
+            if !tx.is_invited(room, user).await? {
+                return Ok(None);
+            }
+            tx.delete_invite(room, user).await?;
+            let entry = NewEntry::membership(EntryKind::InvitationDeclined, user, user, None);
+            let entries = tx.append(room, last, &[entry], 0, now).await?;
+            Ok(Some(Change { room: tx.room(room).await?, entries }))
+        })
+        .await)
+}
+
 /// Removes `target` on behalf of `actor`, if `may_remove` allows it given both their roles (read under the
 /// room's lock). Also withdraws any invitation of the target. Returns `Ok(Ok(None))` when the target is not
 /// a member.

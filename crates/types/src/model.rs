@@ -94,6 +94,8 @@ pub enum EntryKind {
     MemberRemoved,
     /// The subject now has `subject_role`.
     MemberRoleChanged,
+    /// The subject declined their invitation (the sender is the subject).
+    InvitationDeclined,
 }
 
 /// The user a membership entry is about.

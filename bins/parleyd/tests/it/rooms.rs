@@ -469,3 +469,56 @@ db_test!(async fn membership_changes_reach_live_subscribers(t) {
     let _ = SubscribeRequest::default();
     Ok(())
 });
+
+db_test!(async fn a_declined_invitation_ends_on_every_device_and_is_recorded(t) {
+    use anyhow::Context as _;
+    use api::v1::DeclineInvitationRequest;
+    use api::v1::subscribe_response::Event;
+    let server = TestServer::start(t).await?;
+    let alice = server.register("alice").await?;
+    let bob = server.register("bob").await?;
+    let room = alice.create_room("plans", Visibility::Private).await?;
+    let decline = |c: &Client, room: &str| {
+        let request = c.req(DeclineInvitationRequest { room_id: room.into() });
+        let mut rooms = c.rooms();
+        async move { rooms.decline_invitation(request).await.map(|_| ()) }
+    };
+
+    // Without an invitation there is nothing to decline; a hidden room looks the same as none.
+    let status = expect_code(decline(&bob, &room.id).await, Code::NotFound);
+    assert_eq!(status.message(), "room not found");
+    let public = alice.create_room("lobby", Visibility::Public).await?;
+    let status = expect_code(decline(&bob, &public.id).await, Code::NotFound);
+    assert_eq!(status.message(), "you have no pending invitation to this room");
+
+    // Bob has two devices streaming; alice follows the room.
+    let mut phone = bob.subscribe(&[]).await?;
+    let mut laptop = bob.subscribe(&[]).await?;
+    let mut members = alice.subscribe(&[(&room.id, room.last_seq)]).await?;
+    alice.invite(&room.id, "bob").await?;
+    for device in [&mut phone, &mut laptop] {
+        device.next_where(|e| matches!(e, Event::InvitationReceived(_)).then_some(())).await?;
+    }
+    decline(&bob, &room.id).await?;
+    for device in [&mut phone, &mut laptop] {
+        let ended = device.next_where(|e| if let Event::InvitationEnded(e) = e { Some(e) } else { None }).await?;
+        assert_eq!(ended.room_id, room.id);
+    }
+
+    // The room's timeline records it, live and in history.
+    let kinds: Vec<MessageKind> = members.messages(2).await?.iter().map(|m| m.kind()).collect();
+    assert_eq!(kinds, [MessageKind::MemberInvited, MessageKind::InvitationDeclined]);
+    let last = alice.timeline(&room.id).await?.pop().context("empty timeline")?;
+    assert_eq!(last.kind(), MessageKind::InvitationDeclined);
+    assert_eq!(last.member.as_ref().map(|m| m.user_id.as_str()), Some(bob.user.id.as_str()));
+
+    // It stays declined: no longer listed, the room is hidden again, joining needs a new invitation.
+    let (invited, _) = list_all(&bob, ListRoomsScope::Invited, 50, "").await?;
+    assert!(invited.is_empty());
+    expect_code(bob.room(&room.id).await, Code::NotFound);
+    expect_code(bob.join(&room.id).await, Code::NotFound);
+    expect_code(decline(&bob, &room.id).await, Code::NotFound);
+    alice.invite(&room.id, "bob").await?;
+    bob.join(&room.id).await?;
+    Ok(())
+});

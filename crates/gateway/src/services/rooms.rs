@@ -119,6 +119,16 @@ impl RoomService for RoomsApi {
         Ok(Response::new(SetMemberRoleResponse {}))
     }
 
+    async fn decline_invitation(
+        &self,
+        request: Request<DeclineInvitationRequest>,
+    ) -> Result<Response<DeclineInvitationResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let room = room_id("room_id", &request.get_ref().room_id)?;
+        self.rooms.decline(who, room).await.map_err(|e| status(&e))?;
+        Ok(Response::new(DeclineInvitationResponse {}))
+    }
+
     async fn get_direct_room(
         &self,
         request: Request<GetDirectRoomRequest>,
