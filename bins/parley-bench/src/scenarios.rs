@@ -313,9 +313,8 @@ pub async fn throughput(env: &Env) -> anyhow::Result<Vec<Row>> {
 }
 
 async fn first_user(db: &TestDb) -> anyhow::Result<types::UserId> {
-    let mut conn = db.db().read().await?;
-    let account = storage::users::find_account_by_key(&mut conn, "sender-0").await?.context("no sender")?;
-    Ok(account.user.id)
+    let found = db.db().read().await?.credentials_by_key("sender-0").await?.context("no sender")?;
+    Ok(found.account.user.id)
 }
 
 /// 4. Server memory per idle subscription.

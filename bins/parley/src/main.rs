@@ -360,6 +360,13 @@ fn password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
     Ok(password)
 }
 
+/// The stable reason a status carries (`google.rpc.ErrorInfo.reason`, listed in the protos), if any. The
+/// client decides what to do by this, never by the message text.
+pub(crate) fn reason(status: &Status) -> Option<String> {
+    use tonic_types::StatusExt as _;
+    status.get_details_error_info().map(|info| info.reason)
+}
+
 /// A status as a person should read it.
 pub(crate) fn describe(status: Status) -> anyhow::Error {
     match status.code() {
@@ -377,7 +384,7 @@ where
 {
     let request = s.req(message.clone()).await?;
     match rpc(s.channel.clone(), request).await {
-        Err(status) if status.code() == Code::Unauthenticated && status.message().contains("expired") => {
+        Err(status) if reason(&status).as_deref() == Some("TOKEN_EXPIRED") => {
             s.refresh().await?;
             let request = s.req(message).await?;
             rpc(s.channel.clone(), request).await.map(tonic::Response::into_inner).map_err(describe)
@@ -540,10 +547,11 @@ async fn tail(mut s: Session, rooms: Vec<String>) -> anyhow::Result<()> {
             Err(status) => status,
         };
         match status.code() {
-            Code::Unauthenticated => {
-                // An expired token ends nothing but this attempt; an ended session ends the tail.
+            Code::Unauthenticated if reason(&status).as_deref() == Some("TOKEN_EXPIRED") => {
+                // An expired token ends nothing but this attempt.
                 s.refresh().await?;
             }
+            Code::Unauthenticated => bail!("{}; run parley login", status.message()),
             Code::NotFound | Code::PermissionDenied => {
                 // A room went away while we were disconnected: drop the rooms we may no longer read.
                 let mut kept = Vec::new();

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use bus::{Bus, Event, Topic};
 use storage::Db;
-use storage::sessions::{self, NewSession, Rotation};
-use storage::users::{self, NewUser};
-use types::{DomainError, ErrorCode, FieldViolation, Millis, SessionId, User, UserId};
+use storage::sessions::NewSession;
+use storage::users::NewUser;
+use types::{Account, DomainError, ErrorCode, FieldViolation, Millis, Reason, SessionId, User, UserId, Violations};
 
 pub use throttle::ThrottleConfig;
 
@@ -80,15 +80,6 @@ impl AuthConfig {
     }
 }
 
-/// An account as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// The public part.
-    pub user: User,
-    /// The email address.
-    pub email: String,
-}
-
 /// The credentials of one session.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Tokens {
@@ -121,7 +112,7 @@ pub struct Identity {
 }
 
 /// A registration request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Registration<'a> {
     /// 3 to 32 letters, digits, '_', '-', '.'.
     pub username: &'a str,
@@ -133,8 +124,18 @@ pub struct Registration<'a> {
     pub display_name: &'a str,
 }
 
+impl std::fmt::Debug for Registration<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which sessions a logout ends.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum LogoutScope<'a> {
     /// The session of the access token used for the call.
     ThisSession,
@@ -144,12 +145,22 @@ pub enum LogoutScope<'a> {
     AllSessions,
 }
 
+impl std::fmt::Debug for LogoutScope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ThisSession => "ThisSession",
+            Self::Session(_) => "Session(<refresh token>)",
+            Self::AllSessions => "AllSessions",
+        })
+    }
+}
+
 /// What can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Some fields are malformed.
-    #[error("{}", describe(.0))]
-    Invalid(Vec<FieldViolation>),
+    #[error(transparent)]
+    Invalid(#[from] Violations),
     /// The username or email belongs to another account.
     #[error("{0} is already taken")]
     Taken(&'static str),
@@ -194,11 +205,6 @@ pub enum Error {
     Storage(#[from] storage::Error),
 }
 
-fn describe(violations: &[FieldViolation]) -> String {
-    let parts: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
-    format!("invalid request: {}", parts.join("; "))
-}
-
 impl DomainError for Error {
     fn code(&self) -> ErrorCode {
         match self {
@@ -219,9 +225,29 @@ impl DomainError for Error {
         }
     }
 
+    fn reason(&self) -> Reason {
+        match self {
+            Self::Invalid(_) => Reason::FieldInvalid,
+            Self::Taken("username") => Reason::UsernameTaken,
+            Self::Taken(_) => Reason::EmailTaken,
+            Self::BadCredentials => Reason::BadCredentials,
+            Self::Throttled { .. } => Reason::LoginThrottled,
+            Self::MissingCredentials => Reason::CredentialsMissing,
+            Self::MalformedCredentials => Reason::CredentialsMalformed,
+            Self::TokenExpired => Reason::TokenExpired,
+            Self::TokenInvalid => Reason::TokenInvalid,
+            Self::SessionEnded => Reason::SessionEnded,
+            Self::RefreshRejected => Reason::RefreshTokenInvalid,
+            Self::RefreshReused => Reason::RefreshTokenReused,
+            Self::UnknownSession => Reason::SessionNotFound,
+            Self::Crypto(_) => Reason::Internal,
+            Self::Storage(e) => e.reason(),
+        }
+    }
+
     fn field_violations(&self) -> &[FieldViolation] {
         match self {
-            Self::Invalid(v) => v,
+            Self::Invalid(v) => v.as_slice(),
             _ => &[],
         }
     }
@@ -256,7 +282,7 @@ impl Auth {
     /// [`Error::Invalid`] for a secret shorter than 32 bytes; [`Error::Crypto`] if the hasher cannot start.
     pub fn new(db: Db, bus: Bus, config: AuthConfig) -> Result<Self, Error> {
         if config.jwt_secret.len() < 32 {
-            return Err(Error::Invalid(vec![FieldViolation::new("jwt_secret", "must be at least 32 bytes")]));
+            return Err(Violations::from(FieldViolation::new("jwt_secret", "must be at least 32 bytes")).into());
         }
         Ok(Self {
             db,
@@ -275,18 +301,17 @@ impl Auth {
     /// # Errors
     /// [`Error::Invalid`] listing every malformed field; [`Error::Taken`] naming the taken username or email.
     pub async fn register(&self, r: Registration<'_>) -> Result<(Account, Tokens), Error> {
-        let violations: Vec<FieldViolation> = [
-            validate::username(r.username),
-            validate::email(r.email),
-            validate::password(r.password),
-            validate::display_name(r.display_name),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !violations.is_empty() {
-            return Err(Error::Invalid(violations));
-        }
+        Violations::check(
+            [
+                validate::username(r.username),
+                validate::email(r.email),
+                validate::password(r.password),
+                validate::display_name(r.display_name),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        )?;
         let display_name = if r.display_name.trim().is_empty() { r.username } else { r.display_name };
         let password_hash = self.hash(r.password).await?;
         let now = Millis::now();
@@ -301,12 +326,15 @@ impl Auth {
             created_at: now,
         };
         let (session, refresh) = self.new_session(user.id, now);
-        let mut conn = self.db.write().await?;
-        sessions::create_with_user(&mut conn, &user, &session).await.map_err(|e| match e {
-            storage::Error::AlreadyExists(what) => Error::Taken(what),
-            other => Error::Storage(other),
-        })?;
-        drop(conn);
+        self.db
+            .transaction(async |tx| {
+                tx.insert_user(&user).await.map_err(|e| match e {
+                    storage::Error::AlreadyExists(what) => Error::Taken(what),
+                    other => Error::Storage(other),
+                })?;
+                Ok::<_, Error>(tx.insert_session(&session).await?)
+            })
+            .await?;
         let account = Account {
             user: User {
                 id: user.id,
@@ -331,30 +359,27 @@ impl Auth {
             tracing::info!(?source, "login throttled");
             return Err(Error::Throttled { retry_after });
         }
-        let account = {
-            let mut conn = self.db.read().await?;
-            users::find_account_by_key(&mut conn, &key).await?
-        };
-        let verdict = self.verify(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
-        let Some(account) = account.filter(|_| verdict != Verified::No) else {
+        let found = self.db.read().await?.credentials_by_key(&key).await?;
+        let verdict = self.verify(password, found.as_ref().map(|c| c.password_hash.clone())).await?;
+        let Some(found) = found.filter(|_| verdict != Verified::No) else {
             self.lock_throttle().fail(&key, source, Instant::now());
             return Err(Error::BadCredentials);
         };
         self.lock_throttle().succeed(&key, source);
-        let user_id = account.user.id;
+        let user_id = found.account.user.id;
         let now = Millis::now();
         let mut conn = self.db.write().await?;
         if verdict == Verified::YesButRehash {
             let upgraded = self.hash(password).await?;
-            users::set_password_hash(&mut conn, user_id, &upgraded).await?;
+            conn.set_password_hash(user_id, &upgraded).await?;
             tracing::info!(%user_id, "upgraded password hash parameters");
         }
         let (session, refresh) = self.new_session(user_id, now);
-        sessions::create(&mut conn, &session).await?;
+        conn.transaction(async |tx| tx.insert_session(&session).await).await?;
         drop(conn);
         tracing::info!(%user_id, session_id = %session.id, "signed in");
         let tokens = self.tokens(user_id, &session, refresh, now)?;
-        Ok((Account { user: account.user, email: account.email }, tokens))
+        Ok((found.account, tokens))
     }
 
     /// Exchanges a refresh token for new tokens of the same session.
@@ -370,9 +395,8 @@ impl Auth {
         let (next, next_hash) = tokens::new_refresh_token();
         let now = Millis::now();
         let expires_at = now.plus(self.refresh_ttl);
-        let mut conn = self.db.write().await?;
-        let rotation = sessions::rotate(&mut conn, &presented, &next_hash, now, expires_at).await?;
-        drop(conn);
+        let rotation =
+            self.db.transaction(async |tx| rotate(tx, &presented, &next_hash, now, expires_at).await).await?;
         match rotation {
             Rotation::Rotated { session_id, user_id } => {
                 let access_expires = now.plus(self.access_ttl);
@@ -401,19 +425,20 @@ impl Auth {
         let mut conn = self.db.write().await?;
         let ended = match scope {
             LogoutScope::ThisSession => {
-                sessions::revoke(&mut conn, who.user_id, who.session_id, now).await?;
+                conn.revoke_session(who.session_id, now).await?;
                 Some(who.session_id)
             }
             LogoutScope::Session(token) => {
-                let found = sessions::find_by_refresh(&mut conn, &tokens::hash_refresh_token(token)).await?;
-                let Some((session_id, _)) = found.filter(|(_, user)| *user == who.user_id) else {
+                let found = conn.refresh_token(&tokens::hash_refresh_token(token)).await?;
+                // Only the caller's own sessions: anyone else's is "not found", whatever the token.
+                let Some(token) = found.filter(|t| t.user_id == who.user_id) else {
                     return Err(Error::UnknownSession);
                 };
-                sessions::revoke(&mut conn, who.user_id, session_id, now).await?;
-                Some(session_id)
+                conn.revoke_session(token.session_id, now).await?;
+                Some(token.session_id)
             }
             LogoutScope::AllSessions => {
-                sessions::revoke_all(&mut conn, who.user_id, now).await?;
+                conn.revoke_sessions_of(who.user_id, now).await?;
                 None
             }
         };
@@ -428,9 +453,8 @@ impl Auth {
     /// # Errors
     /// [`Error::SessionEnded`] if the account is gone.
     pub async fn me(&self, who: &Identity) -> Result<Account, Error> {
-        let mut conn = self.db.read().await?;
-        let account = users::get_account(&mut conn, who.user_id).await?.ok_or(Error::SessionEnded)?;
-        Ok(Account { user: account.user, email: account.email })
+        let found = self.db.read().await?.credentials(who.user_id).await?;
+        Ok(found.ok_or(Error::SessionEnded)?.account)
     }
 
     /// Resolves the value of an `authorization` metadata entry into the caller's identity.
@@ -464,10 +488,7 @@ impl Auth {
         if let Some((user, live)) = self.sessions.get(who.session_id, now) {
             return Ok(live && user == who.user_id);
         }
-        let state = {
-            let mut conn = self.db.read().await?;
-            sessions::state(&mut conn, who.session_id).await?
-        };
+        let state = self.db.read().await?.session_state(who.session_id).await?;
         let live = state.is_some_and(|s| s.user_id == who.user_id && s.is_live(Millis::now()));
         self.sessions.put(who.session_id, who.user_id, live, now);
         Ok(live)
@@ -479,8 +500,7 @@ impl Auth {
     /// Database errors only.
     pub async fn purge_ended_sessions(&self, keep: Duration) -> Result<usize, Error> {
         let before = Millis(Millis::now().0 - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
-        let mut conn = self.db.write().await?;
-        Ok(sessions::purge(&mut conn, before).await?)
+        Ok(self.db.transaction(async |tx| tx.purge_sessions(before).await).await?)
     }
 
     fn new_session(&self, user_id: UserId, now: Millis) -> (NewSession, String) {
@@ -538,6 +558,52 @@ impl Auth {
     fn lock_throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
         self.throttle.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The result of presenting a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rotation {
+    /// The token was the session's current one: it is now used, and the new token replaces it.
+    Rotated { session_id: SessionId, user_id: UserId },
+    /// The token had been used before: the session is now revoked.
+    Reused { session_id: SessionId, user_id: UserId },
+    /// The token is unknown, expired, or belongs to a revoked session.
+    Rejected,
+}
+
+/// Presents the refresh token whose hash is `presented`, in `tx`: if it is its session's current token, it
+/// is marked used and `next` takes its place; if it was used before, two parties hold the session's tokens,
+/// so the session is revoked (theft detection). Two concurrent presentations of one token cannot both
+/// rotate: the claim lets one through, and the other counts as reuse.
+async fn rotate(
+    tx: &mut storage::Tx<'_>,
+    presented: &[u8; 32],
+    next: &[u8; 32],
+    now: Millis,
+    next_expires_at: Millis,
+) -> Result<Rotation, storage::Error> {
+    let Some(token) = tx.refresh_token(presented).await? else {
+        return Ok(Rotation::Rejected);
+    };
+    let (session_id, user_id) = (token.session_id, token.user_id);
+    if token.session_revoked {
+        return Ok(Rotation::Rejected);
+    }
+    if token.used_at.is_none() && token.expires_at <= now {
+        // Simply expired: nothing suspicious.
+        return Ok(Rotation::Rejected);
+    }
+    // The expiry is decided from the row first, then the claim: a claim that changes nothing means the token
+    // was used, seen by our read or claimed by a concurrent call after it (MySQL reads a snapshot, but the
+    // UPDATE sees the committed row). Either way it was presented twice.
+    let claimed = token.used_at.is_none() && tx.claim_refresh_token(presented, now).await?;
+    if !claimed {
+        tx.revoke_session(session_id, now).await?;
+        return Ok(Rotation::Reused { session_id, user_id });
+    }
+    tx.insert_refresh_token(session_id, next, now, next_expires_at).await?;
+    tx.extend_session(session_id, next_expires_at).await?;
+    Ok(Rotation::Rotated { session_id, user_id })
 }
 
 fn crypto(e: impl std::fmt::Display) -> Error {

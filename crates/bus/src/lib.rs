@@ -20,7 +20,7 @@ use futures::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use types::{Entry, Millis, PresenceStatus, RoomId, SessionId, User, UserId};
+use types::{Departure, Entry, RoomId, SessionId, User, UserId, UserPresence};
 
 pub use tokio::sync::broadcast::error::RecvError;
 
@@ -31,15 +31,6 @@ pub enum Topic {
     Room(RoomId),
     /// Everything about one user: their memberships and sessions.
     User(UserId),
-}
-
-/// Why a user's membership ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Departure {
-    /// They left.
-    Left,
-    /// An admin or the owner removed them.
-    Removed,
 }
 
 /// Something that happened.
@@ -56,7 +47,13 @@ pub enum Event {
         last_seq: i64,
     },
     /// A member of the room changed presence (room topic).
-    Presence(Arc<PresenceChange>),
+    Presence {
+        /// The user's new presence.
+        presence: Arc<UserPresence>,
+        /// Increases with every change of this user's presence, so that a subscriber who hears of one
+        /// change through several rooms delivers it once.
+        version: u64,
+    },
     /// The user joined a room; its entries from `after_seq` on concern them (user topic).
     Joined {
         /// The room.
@@ -90,20 +87,6 @@ pub enum Event {
         /// The revoked session, or `None` for all of them.
         session: Option<SessionId>,
     },
-}
-
-/// A user's new presence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresenceChange {
-    /// The user.
-    pub user: User,
-    /// The new status.
-    pub status: PresenceStatus,
-    /// Last time connected (now, while connected).
-    pub last_seen_at: Option<Millis>,
-    /// Increases with every change of this user's presence, so that a subscriber who hears of one change
-    /// through several rooms delivers it once.
-    pub version: u64,
 }
 
 /// How many events a topic buffers for its slowest subscriber before that subscriber lags.

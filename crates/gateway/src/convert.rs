@@ -2,7 +2,10 @@
 //! what the wire format leaves open (id syntax, enum values); the rules live in the domain crates.
 
 use api::v1;
-use types::{Entry, EntryKind, Member, Millis, PresenceStatus, Role, RoomId, RoomKind, UserId, Visibility};
+use types::{
+    Departure, Entry, EntryKind, FieldViolation, Member, Millis, PageSize, PresenceStatus, Role, RoomId, RoomKind,
+    TimelinePage, UserId, Violations, Visibility,
+};
 
 use crate::status::invalid;
 
@@ -21,7 +24,7 @@ pub(crate) fn user(u: &types::User) -> v1::User {
     }
 }
 
-pub(crate) fn account(a: &auth::Account) -> v1::User {
+pub(crate) fn account(a: &types::Account) -> v1::User {
     v1::User { email: a.email.clone(), ..user(&a.user) }
 }
 
@@ -53,23 +56,61 @@ pub(crate) fn user_id(field: &'static str, value: &str) -> Result<UserId, tonic:
     id(field, value)
 }
 
-pub(crate) fn visibility(field: &'static str, value: i32) -> Result<Option<Visibility>, tonic::Status> {
+/// A required visibility.
+pub(crate) fn visibility(field: &'static str, value: i32) -> Result<Visibility, FieldViolation> {
     match v1::Visibility::try_from(value) {
-        Ok(v1::Visibility::Unspecified) => Ok(None),
-        Ok(v1::Visibility::Public) => Ok(Some(Visibility::Public)),
-        Ok(v1::Visibility::Private) => Ok(Some(Visibility::Private)),
-        Err(_) => Err(invalid(field, format!("unknown value {value}"))),
+        Ok(v1::Visibility::Public) => Ok(Visibility::Public),
+        Ok(v1::Visibility::Private) => Ok(Visibility::Private),
+        Ok(v1::Visibility::Unspecified) | Err(_) => {
+            Err(FieldViolation::new(field, "must be VISIBILITY_PUBLIC or VISIBILITY_PRIVATE"))
+        }
     }
 }
 
-pub(crate) fn role(field: &'static str, value: i32) -> Result<Option<Role>, tonic::Status> {
+/// A required role.
+pub(crate) fn role(field: &'static str, value: i32) -> Result<Role, FieldViolation> {
     match v1::Role::try_from(value) {
-        Ok(v1::Role::Unspecified) => Ok(None),
-        Ok(v1::Role::Owner) => Ok(Some(Role::Owner)),
-        Ok(v1::Role::Admin) => Ok(Some(Role::Admin)),
-        Ok(v1::Role::Member) => Ok(Some(Role::Member)),
-        Err(_) => Err(invalid(field, format!("unknown value {value}"))),
+        Ok(v1::Role::Owner) => Ok(Role::Owner),
+        Ok(v1::Role::Admin) => Ok(Role::Admin),
+        Ok(v1::Role::Member) => Ok(Role::Member),
+        Ok(v1::Role::Unspecified) | Err(_) => {
+            Err(FieldViolation::new(field, "must be ROLE_OWNER, ROLE_ADMIN or ROLE_MEMBER"))
+        }
     }
+}
+
+/// A page size: 0 means the default, more than the maximum means the maximum.
+pub(crate) fn page_size(field: &'static str, value: i32) -> Result<PageSize, FieldViolation> {
+    match usize::try_from(value) {
+        Ok(n) => Ok(PageSize::requested(Some(n))),
+        Err(_) => Err(FieldViolation::new(field, "must not be negative")),
+    }
+}
+
+/// The page of a timeline that `before_seq` and `after_seq` ask for (0 means unset for both), and its size.
+pub(crate) fn timeline_page(
+    before_seq: i64,
+    after_seq: i64,
+    limit: i32,
+) -> Result<(TimelinePage, PageSize), Violations> {
+    let mut violations = Vec::new();
+    if before_seq < 0 {
+        violations.push(FieldViolation::new("before_seq", "must not be negative"));
+    }
+    if after_seq < 0 {
+        violations.push(FieldViolation::new("after_seq", "must not be negative"));
+    }
+    if before_seq > 0 && after_seq > 0 {
+        violations.push(FieldViolation::new("after_seq", "must not be set together with before_seq"));
+    }
+    let size = page_size("limit", limit).map_err(|v| violations.push(v));
+    Violations::check(violations)?;
+    let page = match (before_seq, after_seq) {
+        (0, 0) => TimelinePage::Latest,
+        (b, 0) => TimelinePage::Before(b),
+        (_, a) => TimelinePage::After(a),
+    };
+    Ok((page, size.unwrap_or_default()))
 }
 
 pub(crate) fn to_role(role: Option<Role>) -> v1::Role {
@@ -174,8 +215,8 @@ pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeRespon
                 .collect(),
         }),
         E::Entry(entry) => Event::Message(message(&entry)),
-        E::Presence(change) => Event::PresenceChanged(v1::PresenceChanged {
-            presence: Some(user_presence(&change.user, change.status, change.last_seen_at)),
+        E::Presence(p) => Event::PresenceChanged(v1::PresenceChanged {
+            presence: Some(user_presence(&p.user, p.status, p.last_seen_at)),
         }),
         E::Heartbeat(at) => Event::Heartbeat(v1::Heartbeat { server_time: Some(timestamp(at)) }),
         E::RoomAdded { room: view, after_seq } => {
@@ -184,8 +225,8 @@ pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeRespon
         E::RoomRemoved { room_id, reason, last_seq } => Event::RoomRemoved(v1::RoomRemoved {
             room_id: room_id.to_string(),
             reason: match reason {
-                bus::Departure::Left => v1::RoomRemovedReason::Left,
-                bus::Departure::Removed => v1::RoomRemovedReason::Removed,
+                Departure::Left => v1::RoomRemovedReason::Left,
+                Departure::Removed => v1::RoomRemovedReason::Removed,
             }
             .into(),
             last_seq,

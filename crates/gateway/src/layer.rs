@@ -31,7 +31,7 @@ fn needs_identity(path: &str) -> bool {
 pub(crate) fn caller<T>(request: &tonic::Request<T>) -> Result<Identity, tonic::Status> {
     request.extensions().get::<Identity>().copied().ok_or_else(|| {
         tracing::error!("authenticated method reached without an identity");
-        tonic::Status::unauthenticated("missing credentials")
+        status(&auth::Error::MissingCredentials)
     })
 }
 

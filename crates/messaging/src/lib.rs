@@ -14,6 +14,7 @@
 //!
 //! This crate never sees gRPC types. Errors: [`Error`], mapped through [`types::DomainError`].
 
+mod batch;
 mod reconcile;
 mod stream;
 mod writer;
@@ -23,13 +24,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{Auth, Identity};
-use bus::{Bus, Departure, PresenceChange, Topic};
+use batch::{Appended, Draft};
+use bus::{Bus, Topic};
 use rooms::{RoomView, Rooms};
 use storage::Db;
-use storage::timeline::{self, Appended, Draft, Page};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
-use types::{DomainError, Entry, ErrorCode, FieldViolation, Millis, RoomId, User, UserId};
+use types::{
+    Departure, DomainError, Entry, ErrorCode, FieldViolation, Millis, PageSize, Reason, RoomId, TimelinePage, User,
+    UserId, UserPresence, Violations,
+};
 
 pub use stream::Subscription;
 
@@ -75,7 +79,7 @@ pub enum StreamEvent {
     /// A timeline entry.
     Entry(Arc<Entry>),
     /// A co-member's presence changed.
-    Presence(Arc<PresenceChange>),
+    Presence(Arc<UserPresence>),
     /// Nothing happened for a while.
     Heartbeat(Millis),
     /// A room joined while subscribed to all rooms; its entries after `after_seq` follow.
@@ -110,8 +114,8 @@ pub enum StreamEvent {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Malformed request fields.
-    #[error("{}", describe(.0))]
-    Invalid(Vec<FieldViolation>),
+    #[error(transparent)]
+    Invalid(#[from] Violations),
     /// Room access was refused (not found, or not a member).
     #[error(transparent)]
     Rooms(#[from] rooms::Error),
@@ -132,13 +136,8 @@ pub enum Error {
     Storage(#[from] storage::Error),
 }
 
-fn describe(violations: &[FieldViolation]) -> String {
-    let parts: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
-    format!("invalid request: {}", parts.join("; "))
-}
-
 fn invalid(field: &'static str, description: impl Into<String>) -> Error {
-    Error::Invalid(vec![FieldViolation::new(field, description)])
+    Error::Invalid(FieldViolation::new(field, description).into())
 }
 
 impl DomainError for Error {
@@ -153,19 +152,26 @@ impl DomainError for Error {
         }
     }
 
+    fn reason(&self) -> Reason {
+        match self {
+            Self::Invalid(_) => Reason::FieldInvalid,
+            Self::Rooms(e) => e.reason(),
+            Self::SessionEnded => Reason::SessionEnded,
+            Self::ShuttingDown => Reason::ShuttingDown,
+            Self::FellBehind => Reason::StreamFellBehind,
+            Self::Auth(e) => e.reason(),
+            Self::Storage(e) => e.reason(),
+        }
+    }
+
     fn field_violations(&self) -> &[FieldViolation] {
         match self {
-            Self::Invalid(v) => v,
+            Self::Invalid(v) => v.as_slice(),
             Self::Rooms(e) => e.field_violations(),
             _ => &[],
         }
     }
 }
-
-/// The most entries one ListMessages page returns.
-pub const MAX_PAGE: usize = 200;
-/// Entries per ListMessages page when the client does not say.
-pub const DEFAULT_PAGE: usize = 50;
 
 #[derive(Debug)]
 struct Inner {
@@ -226,9 +232,7 @@ impl Messaging {
         } else if client_message_id.chars().any(char::is_control) {
             violations.push(FieldViolation::new("client_message_id", "must not contain control characters"));
         }
-        if !violations.is_empty() {
-            return Err(Error::Invalid(violations));
-        }
+        Violations::check(violations)?;
         let draft = Draft { sender_id: who, body: body.to_owned(), client_message_id: client_message_id.to_owned() };
         let (reply, answer) = oneshot::channel();
         self.inner.writers.send(writer::Job { room, draft, reply }).await.map_err(|_| Error::ShuttingDown)?;
@@ -243,47 +247,20 @@ impl Messaging {
         }
     }
 
-    /// One page of `room`'s timeline for a member: the newest entries, or those before `before_seq` or
-    /// after `after_seq` (0 = unset); ascending, with whether more lie beyond in that direction.
+    /// One page of `room`'s timeline for a member, ascending, with whether more lie beyond it in the
+    /// direction asked.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when both cursors are set or any value is negative; [`Error::Rooms`].
+    /// [`Error::Rooms`] when `who` may not read the room.
     pub async fn history(
         &self,
         who: UserId,
         room: RoomId,
-        before_seq: i64,
-        after_seq: i64,
-        limit: i32,
+        page: TimelinePage,
+        size: PageSize,
     ) -> Result<(Vec<Entry>, bool), Error> {
-        let mut violations = Vec::new();
-        if before_seq < 0 {
-            violations.push(FieldViolation::new("before_seq", "must not be negative"));
-        }
-        if after_seq < 0 {
-            violations.push(FieldViolation::new("after_seq", "must not be negative"));
-        }
-        if before_seq > 0 && after_seq > 0 {
-            violations.push(FieldViolation::new("after_seq", "must not be set together with before_seq"));
-        }
-        let limit = match usize::try_from(limit) {
-            Ok(0) => DEFAULT_PAGE,
-            Ok(n) => n.min(MAX_PAGE),
-            Err(_) => {
-                violations.push(FieldViolation::new("limit", "must not be negative"));
-                0
-            }
-        };
-        if !violations.is_empty() {
-            return Err(Error::Invalid(violations));
-        }
         self.inner.rooms.access(who, room).await?;
-        let page = match (before_seq, after_seq) {
-            (0, 0) => Page::Latest,
-            (b, 0) => Page::Before(b),
-            (_, a) => Page::After(a),
-        };
-        Ok(timeline::page(&mut self.inner.db.read().await?, room, page, limit).await?)
+        Ok(self.inner.db.read().await?.page(room, page, size.get()).await?)
     }
 
     /// Opens a subscription for `who` to `cursors` (room, after_seq) — or, with none, to every room `who`
@@ -318,7 +295,7 @@ impl Messaging {
             let rooms = self.inner.rooms.joined_room_ids(who.user_id).await?;
             let subs: Vec<_> = rooms.iter().map(|r| (*r, self.inner.bus.subscribe(Topic::Room(*r)))).collect();
             let tails: std::collections::HashMap<RoomId, i64> =
-                timeline::last_seqs(&mut self.inner.db.read().await?, &rooms).await?.into_iter().collect();
+                self.inner.db.read().await?.last_seqs(&rooms).await?.into_iter().collect();
             for (room, sub) in subs {
                 if let Some(last) = tails.get(&room) {
                     start.push((room, *last, sub));

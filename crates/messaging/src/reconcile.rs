@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bus::{Bus, Event, Topic};
-use storage::{Db, timeline};
+use storage::Db;
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +32,7 @@ pub(crate) fn spawn(db: Db, bus: Bus, every: Duration, stopping: CancellationTok
 async fn once(db: &Db, bus: &Bus) -> Result<(), storage::Error> {
     let rooms = bus.room_topics();
     for chunk in rooms.chunks(CHUNK) {
-        let tails = timeline::last_seqs(&mut db.read().await?, chunk).await?;
+        let tails = db.read().await?.last_seqs(chunk).await?;
         for (room_id, last_seq) in tails {
             bus.publish(Topic::Room(room_id), Event::Tail { room_id, last_seq });
         }

@@ -16,15 +16,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth::Identity;
-use bus::{Departure, Event, RecvError, Subscription as Topic};
+use bus::{Event, RecvError, Subscription as Topic};
 use futures::Stream;
-use storage::timeline;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_stream::StreamExt as _;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::ReceiverStream;
-use types::{Entry, EntryKind, Millis, RoomId, UserId};
+use types::{Departure, Entry, EntryKind, Millis, RoomId, UserId};
 
 use crate::{Error, Inner, StreamEvent};
 
@@ -164,11 +163,7 @@ impl Task {
                 break;
             }
             let db = &self.inner.db;
-            let entries = Box::pin(async {
-                let mut conn = db.read().await?;
-                timeline::range(&mut conn, room, cursor, up_to, page).await
-            })
-            .await?;
+            let entries = Box::pin(async { db.read().await?.range(room, cursor, up_to, page).await }).await?;
             let full = entries.len() == page;
             for entry in entries {
                 self.deliver(Arc::new(entry)).await?;
@@ -234,11 +229,11 @@ impl Task {
             Ok(Event::Entry(entry)) if entry.seq > cursor + 1 => self.catch_up(room, entry.seq).await,
             Ok(Event::Entry(_)) => Ok(()),
             Ok(Event::Tail { last_seq, .. }) if last_seq > cursor => self.catch_up(room, last_seq).await,
-            Ok(Event::Presence(change)) => {
-                let newer = self.presence.get(&change.user.id).is_none_or(|v| *v < change.version);
+            Ok(Event::Presence { presence, version }) => {
+                let newer = self.presence.get(&presence.user.id).is_none_or(|v| *v < version);
                 if newer {
-                    self.presence.insert(change.user.id, change.version);
-                    self.send(StreamEvent::Presence(change)).await?;
+                    self.presence.insert(presence.user.id, version);
+                    self.send(StreamEvent::Presence(presence)).await?;
                 }
                 Ok(())
             }

@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bus::{Bus, Event, Topic};
-use storage::timeline::{self, Appended, Dedup, Draft};
 use storage::{Conn, Db};
 use tokio::sync::{mpsc, oneshot};
 use types::{Millis, RoomId};
+
+use crate::batch::{self, Appended, Dedup, Draft};
 
 /// One queued send.
 #[derive(Debug)]
@@ -160,7 +161,8 @@ async fn attempt(
         Some(conn) => conn,
         None => conn.insert(db.write().await?),
     };
-    timeline::append_messages(conn, batch, dedup, Millis::now()).await
+    let now = Millis::now();
+    conn.transaction(async |tx| batch::store(tx, batch, dedup, now).await).await
 }
 
 fn publish(bus: &Bus, outcome: &Appended) {

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bus::{Bus, Event, PresenceChange, Topic};
+use bus::{Bus, Event, Topic};
 use rooms::Rooms;
-use storage::{Db, rooms as room_store, users};
-use types::{DomainError, ErrorCode, Millis, PresenceStatus, RoomId, UserId, UserPresence};
+use storage::Db;
+use types::{DomainError, ErrorCode, Millis, PresenceStatus, Reason, RoomId, UserId, UserPresence};
 
 pub use store::{Known, LocalStore, PresenceStore};
 
@@ -47,6 +47,15 @@ impl DomainError for Error {
             Self::InvalidStatus => ErrorCode::InvalidArgument,
             Self::Rooms(e) => e.code(),
             Self::Storage(e) => e.code(),
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            Self::NotConnected => Reason::NotConnected,
+            Self::InvalidStatus => Reason::FieldInvalid,
+            Self::Rooms(e) => e.reason(),
+            Self::Storage(e) => e.reason(),
         }
     }
 
@@ -212,9 +221,9 @@ impl Presence {
         let candidates = match room {
             Some(room) => {
                 self.inner.rooms.access(who, room).await?;
-                room_store::member_ids(&mut self.inner.db.read().await?, room).await?
+                self.inner.db.read().await?.member_ids(room).await?
             }
-            None => room_store::co_member_ids(&mut self.inner.db.read().await?, who).await?,
+            None => self.inner.db.read().await?.co_member_ids(who).await?,
         };
         let known = self.inner.store.get(&candidates);
         let online: Vec<(UserId, Known)> = candidates
@@ -223,7 +232,7 @@ impl Presence {
             .filter_map(|(id, k)| k.filter(|k| k.status != PresenceStatus::Offline).map(|k| (id, k)))
             .collect();
         let ids: Vec<UserId> = online.iter().map(|(id, _)| *id).collect();
-        let users = users::get_many(&mut self.inner.db.read().await?, &ids).await?;
+        let users = self.inner.db.read().await?.users(&ids).await?;
         let by_id: HashMap<UserId, Known> = online.into_iter().collect();
         let now = Millis::now();
         let mut list: Vec<UserPresence> = users
@@ -265,15 +274,15 @@ async fn announce(
 ) -> Result<(), storage::Error> {
     let mut conn = inner.db.write().await?;
     if status == PresenceStatus::Offline {
-        users::set_last_seen(&mut conn, &[user], now).await?;
+        conn.set_last_seen(&[user], now).await?;
     }
-    let Some(profile) = users::get_many(&mut conn, &[user]).await?.pop() else { return Ok(()) };
-    let rooms = room_store::room_ids_of(&mut conn, user).await?;
+    let Some(profile) = conn.users(&[user]).await?.pop() else { return Ok(()) };
+    let rooms = conn.room_ids_of(user).await?;
     drop(conn);
-    let change = Arc::new(PresenceChange { user: profile, status, last_seen_at: Some(now), version });
+    let presence = Arc::new(UserPresence { user: profile, status, last_seen_at: Some(now) });
     tracing::debug!(%user, ?status, rooms = rooms.len(), "presence changed");
     for room in rooms {
-        inner.bus.publish(Topic::Room(room), Event::Presence(change.clone()));
+        inner.bus.publish(Topic::Room(room), Event::Presence { presence: presence.clone(), version });
     }
     Ok(())
 }

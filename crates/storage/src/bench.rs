@@ -1,20 +1,19 @@
 //! Helpers for the benchmark harness (`bins/parley-bench`) only: the references its measurements are
-//! compared against, and bulk loading. They live here because only this crate may know Diesel. Nothing in
-//! the server calls them.
+//! compared against, and bulk loading. They live here because only this crate may know Diesel, and only
+//! with the `bench` feature, which the server never enables.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
-use types::{EntryId, EntryKind, Millis, RoomId, UserId};
+use types::{EntryId, EntryKind, Millis, RoomId, TimelinePage, UserId};
 
 use crate::codes;
-use crate::db::{Conn, Db, run};
+use crate::db::{Conn, Db};
 use crate::error::{Error, Result};
 use crate::schema::{messages, rooms};
-use crate::timeline::{InsertRows as _, NewEntryRow};
+use crate::timeline::NewEntryRow;
 
 fn row(room: RoomId, seq: i64, sender: UserId, body: &str, now: i64) -> NewEntryRow {
     NewEntryRow {
@@ -33,7 +32,7 @@ fn row(room: RoomId, seq: i64, sender: UserId, body: &str, now: i64) -> NewEntry
 
 /// The reference for durable sends: `tasks` concurrent loops, each inserting one message row per
 /// autocommit transaction (so each insert is its own durable commit, with the same settings as the server),
-/// into `rooms[i % rooms.len()]` at seqs above `first_seq`, for `duration`. Returns the rows inserted.
+/// into `rooms[i % rooms.len()]` at seqs far above the rooms' own, for `duration`. Returns the rows inserted.
 ///
 /// # Errors
 /// The first database error of any loop.
@@ -58,10 +57,7 @@ pub async fn insert_loop(
                 seq += 1;
                 let mut conn = db.write().await?;
                 let now = Millis::now().0;
-                run!(&mut conn, |c| diesel::insert_into(messages::table)
-                    .values(&row(room, seq, sender, &body, now))
-                    .execute(c)
-                    .await)?;
+                conn.execute(diesel::insert_into(messages::table).values(&row(room, seq, sender, &body, now))).await?;
                 inserted.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<_, Error>(())
@@ -83,26 +79,19 @@ pub async fn insert_loop(
 /// Database errors.
 pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch: usize, body: &str) -> Result<i64> {
     let mut conn = db.write().await?;
-    let mut last = run!(&mut conn, |c| rooms::table
-        .find(room.as_bytes().as_slice())
-        .select(rooms::last_seq)
-        .first::<i64>(c)
-        .await)?;
+    let query = rooms::table.find(room.as_bytes().as_slice()).select(rooms::last_seq);
+    let mut last: i64 = conn.first(query).await?.ok_or(Error::NotFound("room"))?;
     let target = last + i64::try_from(count).unwrap_or(i64::MAX);
     while last < target {
         let upto = (last + batch as i64).min(target);
         let now = Millis::now().0;
         let rows: Vec<NewEntryRow> = (last + 1..=upto).map(|seq| row(room, seq, sender, body, now)).collect();
-        last = run!(&mut conn, |c| c
-            .transaction::<_, Error, _>(async |tx| {
-                tx.insert_rows(rows).await?;
-                diesel::update(rooms::table.find(room.as_bytes().as_slice()))
-                    .set(rooms::last_seq.eq(upto))
-                    .execute(tx)
-                    .await?;
-                Ok(upto)
-            })
-            .await)?;
+        conn.transaction(async |tx| {
+            tx.insert_entry_rows(rows).await?;
+            tx.set_last_seq(room, upto).await
+        })
+        .await?;
+        last = upto;
     }
     Ok(last)
 }
@@ -113,9 +102,6 @@ pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch:
 /// # Errors
 /// Database errors.
 pub async fn history_page(conn: &mut Conn, room: RoomId, before_seq: Option<i64>, limit: usize) -> Result<usize> {
-    let page = match before_seq {
-        Some(seq) => crate::timeline::Page::Before(seq),
-        None => crate::timeline::Page::Latest,
-    };
-    Ok(crate::timeline::page(conn, room, page, limit).await?.0.len())
+    let page = before_seq.map_or(TimelinePage::Latest, TimelinePage::Before);
+    Ok(conn.page(room, page, limit).await?.0.len())
 }

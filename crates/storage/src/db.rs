@@ -1,5 +1,10 @@
-//! Connection pools for both backends, the [`Conn`] handle every query takes, and the [`run!`] macro that
-//! writes a query body once and type-checks it against each backend.
+//! Connection pools for both backends, the [`Conn`] every query is a method of, and [`Tx`], the transaction
+//! that domain crates compose queries in.
+//!
+//! **Invariant:** every query is written once. [`Conn::load`] and [`Conn::execute`] take a query that must
+//! compile for both backends' connections (their bounds name both), and dispatch it to the one this
+//! connection has. Code specific to a backend appears only where the two truly differ, as a `match` on
+//! [`Conn::backed`] with the two arms side by side.
 //!
 //! **Invariant:** on SQLite every write goes through [`Db::write`], whose pool holds exactly one connection.
 //! SQLite allows one writer at a time anyway; funnelling writes through one connection turns lock contention
@@ -10,15 +15,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::{ConnectionError, SqliteConnection};
+use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncMysqlConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection,
+    TransactionManager,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::{Error, Result};
 
 pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+type MysqlTm = <AsyncMysqlConnection as AsyncConnection>::TransactionManager;
+type SqliteTm = <SqliteConn as AsyncConnection>::TransactionManager;
 
 const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/mysql");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -149,10 +160,11 @@ impl Db {
     /// # Errors
     /// [`Error::Unavailable`] when none is free within the acquire timeout or a new one cannot be opened.
     pub async fn read(&self) -> Result<Conn> {
-        match &*self.pools {
-            Pools::Mysql(pool) => Ok(Conn::Mysql(pool.get().await.map_err(pool_error)?)),
-            Pools::Sqlite { readers, .. } => Ok(Conn::Sqlite(readers.get().await.map_err(pool_error)?)),
-        }
+        let inner = match &*self.pools {
+            Pools::Mysql(pool) => Backed::Mysql(pool.get().await.map_err(pool_error)?),
+            Pools::Sqlite { readers, .. } => Backed::Sqlite(readers.get().await.map_err(pool_error)?),
+        };
+        Ok(Conn { inner })
     }
 
     /// A connection for queries that write (see the module's invariant).
@@ -160,10 +172,11 @@ impl Db {
     /// # Errors
     /// As [`Db::read`].
     pub async fn write(&self) -> Result<Conn> {
-        match &*self.pools {
-            Pools::Mysql(pool) => Ok(Conn::Mysql(pool.get().await.map_err(pool_error)?)),
-            Pools::Sqlite { writer, .. } => Ok(Conn::Sqlite(writer.get().await.map_err(pool_error)?)),
-        }
+        let inner = match &*self.pools {
+            Pools::Mysql(pool) => Backed::Mysql(pool.get().await.map_err(pool_error)?),
+            Pools::Sqlite { writer, .. } => Backed::Sqlite(writer.get().await.map_err(pool_error)?),
+        };
+        Ok(Conn { inner })
     }
 }
 
@@ -241,51 +254,208 @@ where
     Ok(harness.into_inner())
 }
 
-/// One pooled connection, of either backend. Every query function of this crate takes `&mut Conn`.
-pub enum Conn {
-    #[doc(hidden)]
+/// A connection of either backend, checked out of a pool: every query of this crate is a method of it
+/// (reads here, writes and locks on [`Tx`]). Each statement commits by itself; [`Conn::transaction`] runs
+/// several in one transaction. Dropping it returns the connection to its pool.
+pub struct Conn {
+    inner: Backed,
+}
+
+/// The concrete connection behind a [`Conn`].
+pub(crate) enum Backed {
     Mysql(Object<AsyncMysqlConnection>),
-    #[doc(hidden)]
     Sqlite(Object<SqliteConn>),
 }
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Mysql(_) => "Conn(mysql)",
-            Self::Sqlite(_) => "Conn(sqlite)",
+        f.write_str(match self.inner {
+            Backed::Mysql(_) => "Conn(mysql)",
+            Backed::Sqlite(_) => "Conn(sqlite)",
         })
     }
 }
 
-/// Runs one query body against whichever backend `conn` is, binding the concrete connection to `$c`.
-/// The body is compiled once per backend, so a query that does not work on both does not compile.
-macro_rules! run {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::db::Conn::Mysql(obj) => {
-                let $c: &mut ::diesel_async::AsyncMysqlConnection = &mut **obj;
-                $body
+/// A transaction: the connection it runs on, for the queries that only make sense inside one (locking a
+/// room, appending to a timeline, claiming a refresh token) and, through `Deref`, every query of [`Conn`].
+///
+/// Obtained from [`Db::transaction`] or [`Conn::transaction`], which commit when the body returns `Ok` and
+/// roll back when it returns `Err`. The domain crates compose a transaction's steps and decide every rule
+/// between them; storage only reads and writes.
+#[derive(Debug)]
+pub struct Tx<'c> {
+    conn: &'c mut Conn,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn
+    }
+}
+
+/// The body of a transaction: an async closure over the [`Tx`] whose future is `Send`, so that
+/// transactions can run in spawned tasks. (The two bounds together say what an async closure cannot say
+/// alone: that its future, which borrows the transaction, is `Send`.)
+pub trait TxBody<'t, T, E>:
+    AsyncFnOnce(&'t mut Tx<'t>) -> Result<T, E> + FnOnce(&'t mut Tx<'t>) -> <Self as TxBody<'t, T, E>>::Fut
+{
+    /// The future the body returns.
+    type Fut: Future<Output = Result<T, E>> + Send;
+}
+
+impl<'t, T, E, F, Fut> TxBody<'t, T, E> for F
+where
+    F: AsyncFnOnce(&'t mut Tx<'t>) -> Result<T, E> + FnOnce(&'t mut Tx<'t>) -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send,
+{
+    type Fut = Fut;
+}
+
+impl Db {
+    /// Runs `body` in one transaction on a write connection: committed when it returns `Ok`, rolled back
+    /// when it returns `Err` (or fails to commit).
+    ///
+    /// # Errors
+    /// `body`'s error, or [`Error::Unavailable`] / [`Error::Query`] (through `E: From<Error>`) when no
+    /// connection can be had or the transaction cannot begin or commit.
+    ///
+    /// # Cancel safety
+    /// Dropping the future part way leaves the connection with an open transaction; the pool then discards
+    /// it (closing it, which rolls the transaction back) instead of handing it out again.
+    pub async fn transaction<T, E, F>(&self, body: F) -> Result<T, E>
+    where
+        F: for<'t> TxBody<'t, T, E> + Send,
+        E: From<Error> + Send,
+        T: Send,
+    {
+        self.write().await?.transaction(body).await
+    }
+}
+
+impl Conn {
+    /// Which backend this connection talks to.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Backed::Mysql(_) => Backend::Mysql,
+            Backed::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Runs `body` in one transaction on this connection (see [`Db::transaction`]).
+    ///
+    /// # Errors
+    /// As [`Db::transaction`].
+    pub async fn transaction<T, E, F>(&mut self, body: F) -> Result<T, E>
+    where
+        F: for<'t> TxBody<'t, T, E> + Send,
+        E: From<Error> + Send,
+        T: Send,
+    {
+        self.begin().await?;
+        let mut tx = Tx { conn: &mut *self };
+        let outcome = body(&mut tx).await;
+        match outcome {
+            Ok(value) => {
+                self.commit().await?;
+                Ok(value)
             }
-            $crate::db::Conn::Sqlite(obj) => {
-                let $c: &mut $crate::db::SqliteConn = &mut **obj;
-                $body
+            Err(e) => {
+                if let Err(rollback) = self.rollback().await {
+                    // The connection is now in doubt; the pool checks it before anyone uses it again.
+                    tracing::warn!(error = %rollback, "rolling back a transaction failed");
+                }
+                Err(e)
             }
         }
-    };
-}
-pub(crate) use run;
+    }
 
-/// Implements a crate-private trait of query helpers once for each backend's connection type, so that a
-/// helper written once can be called inside transactions (where the connection is the concrete type) on
-/// either backend. The trait declares the signatures; the body given here is compiled for both.
-macro_rules! for_each_backend {
-    (impl $trait:ident { $($item:tt)* }) => {
-        impl $trait for ::diesel_async::AsyncMysqlConnection { $($item)* }
-        impl $trait for $crate::db::SqliteConn { $($item)* }
-    };
+    async fn begin(&mut self) -> Result<()> {
+        match &mut self.inner {
+            Backed::Mysql(c) => MysqlTm::begin_transaction(&mut **c).await?,
+            Backed::Sqlite(c) => SqliteTm::begin_transaction(&mut **c).await?,
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        match &mut self.inner {
+            Backed::Mysql(c) => MysqlTm::commit_transaction(&mut **c).await?,
+            Backed::Sqlite(c) => SqliteTm::commit_transaction(&mut **c).await?,
+        }
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        match &mut self.inner {
+            Backed::Mysql(c) => MysqlTm::rollback_transaction(&mut **c).await?,
+            Backed::Sqlite(c) => SqliteTm::rollback_transaction(&mut **c).await?,
+        }
+        Ok(())
+    }
+
+    /// The concrete connection, for the few statements that differ between backends.
+    pub(crate) fn backed(&mut self) -> &mut Backed {
+        &mut self.inner
+    }
+
+    /// Runs a query and collects its rows. Every query of this crate goes through this method (or
+    /// [`Conn::execute`]), so that it is written once and compiled for both backends: the query must be
+    /// loadable on both, or it does not compile.
+    ///
+    /// (These return `impl Future + Send` rather than being `async fn`: spelled out, the future's `Send` is
+    /// proven here, once, instead of in every transaction body, where the compiler cannot prove it through
+    /// the query's lifetimes.)
+    #[allow(clippy::manual_async_fn, reason = "the explicit `Send` is the point: see `Conn::load`")]
+    pub(crate) fn load<'a, 'q, U, Q>(&'a mut self, query: Q) -> impl Future<Output = Result<Vec<U>>> + Send + 'a
+    where
+        U: Send + 'a,
+        Q: LoadQuery<'q, AsyncMysqlConnection, U> + LoadQuery<'q, SqliteConn, U> + Send + 'q,
+        'q: 'a,
+    {
+        async move {
+            let rows = match &mut self.inner {
+                Backed::Mysql(c) => RunQueryDsl::load(query, &mut **c).await?,
+                Backed::Sqlite(c) => RunQueryDsl::load(query, &mut **c).await?,
+            };
+            Ok(rows)
+        }
+    }
+
+    /// Runs a query and returns its first row, if any.
+    #[allow(clippy::manual_async_fn, reason = "the explicit `Send` is the point: see `Conn::load`")]
+    pub(crate) fn first<'a, 'q, U, Q>(&'a mut self, query: Q) -> impl Future<Output = Result<Option<U>>> + Send + 'a
+    where
+        U: Send + 'a,
+        Q: LoadQuery<'q, AsyncMysqlConnection, U> + LoadQuery<'q, SqliteConn, U> + Send + 'q,
+        'q: 'a,
+    {
+        async move { Ok(self.load(query).await?.into_iter().next()) }
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    #[allow(clippy::manual_async_fn, reason = "the explicit `Send` is the point: see `Conn::load`")]
+    pub(crate) fn execute<'a, 'q, Q>(&'a mut self, query: Q) -> impl Future<Output = Result<usize>> + Send + 'a
+    where
+        Q: ExecuteDsl<AsyncMysqlConnection> + ExecuteDsl<SqliteConn> + Send + 'q,
+        'q: 'a,
+    {
+        async move {
+            let n = match &mut self.inner {
+                Backed::Mysql(c) => RunQueryDsl::execute(query, &mut **c).await?,
+                Backed::Sqlite(c) => RunQueryDsl::execute(query, &mut **c).await?,
+            };
+            Ok(n)
+        }
+    }
 }
-pub(crate) use for_each_backend;
 
 #[cfg(test)]
 mod tests {

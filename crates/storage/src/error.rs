@@ -2,7 +2,7 @@
 //! [`DomainError::code`]; whatever text it carries is for logs only, because every variant that can hold
 //! database details maps to an internal code.
 
-use types::{DomainError, ErrorCode};
+use types::{DomainError, ErrorCode, Reason};
 
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +70,16 @@ impl DomainError for Error {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::BadUrl(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            // Callers that can tell a user what exists or not say so in their own terms; one that lets
+            // these through has met a row it expected to find.
+            Self::AlreadyExists(_) | Self::NotFound(_) => Reason::Internal,
+            Self::Unavailable(_) => Reason::Unavailable,
+            Self::BadUrl(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => Reason::Internal,
         }
     }
 }

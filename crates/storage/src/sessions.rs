@@ -1,20 +1,18 @@
 //! Login sessions and their refresh tokens.
 //!
 //! A session is one login. It issues one refresh token at a time; each use (rotation) marks the token used
-//! and issues the next. Used tokens are kept until the session is purged, because presenting one again
-//! means two parties hold the session's tokens: the session is then revoked (theft detection).
+//! and stores the next. Used tokens are kept until the session is purged, so that a token presented twice can
+//! be recognised (what that means is the auth crate's rule).
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use types::{Millis, SessionId, UserId};
 
-use crate::db::{Conn, for_each_backend, run};
-use crate::error::{Error, Result};
+use crate::db::{Conn, Tx};
+use crate::error::Result;
 use crate::schema::{refresh_tokens, sessions};
-use crate::users::{NewUser, UserTx as _};
 
 /// A session to open, with its first refresh token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewSession {
     /// The new session's id.
     pub id: SessionId,
@@ -26,6 +24,16 @@ pub struct NewSession {
     pub created_at: Millis,
     /// When the first refresh token expires.
     pub expires_at: Millis,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a stored session says about itself.
@@ -46,25 +54,19 @@ impl SessionState {
     }
 }
 
-/// The result of presenting a refresh token.
+/// A stored refresh token and the session it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rotation {
-    /// The token was the session's current one: it is now used, and the new token replaces it.
-    Rotated {
-        /// The session.
-        session_id: SessionId,
-        /// Its user.
-        user_id: UserId,
-    },
-    /// The token had been used before: the session is now revoked.
-    Reused {
-        /// The revoked session.
-        session_id: SessionId,
-        /// Its user.
-        user_id: UserId,
-    },
-    /// The token is unknown, expired, or belongs to a revoked session.
-    Rejected,
+pub struct StoredToken {
+    /// The session.
+    pub session_id: SessionId,
+    /// Its user.
+    pub user_id: UserId,
+    /// When the token expires.
+    pub expires_at: Millis,
+    /// When the token was used (rotated), if it was.
+    pub used_at: Option<Millis>,
+    /// Whether the session was revoked.
+    pub session_revoked: bool,
 }
 
 #[derive(Insertable)]
@@ -85,231 +87,144 @@ struct TokenRow<'a> {
     expires_at: i64,
 }
 
-/// Opens a session.
-///
-/// # Errors
-/// Database errors only.
-pub async fn create(conn: &mut Conn, new: &NewSession) -> Result<()> {
-    run!(conn, |c| c
-        .transaction::<_, Error, _>(async |tx| {
-            tx.insert_session(new).await?;
-            Ok(())
-        })
-        .await)
-}
+/// A refresh token joined with its session: session id, user, token expiry, token use, session revocation.
+type TokenSessionRow = (Vec<u8>, Vec<u8>, i64, Option<i64>, Option<i64>);
 
-/// Creates an account and opens its first session, in one transaction.
-///
-/// # Errors
-/// As [`crate::users::insert`].
-pub async fn create_with_user(conn: &mut Conn, user: &NewUser<'_>, session: &NewSession) -> Result<()> {
-    run!(conn, |c| c
-        .transaction::<_, Error, _>(async |tx| {
-            tx.insert_user(user).await?;
-            tx.insert_session(session).await?;
-            Ok(())
-        })
-        .await)
-}
+impl Conn {
+    /// The refresh token whose hash is `hash` (current or used), with its session.
+    ///
+    /// # Errors
+    /// Database errors only; an unknown token is `Ok(None)`.
+    pub async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<StoredToken>> {
+        let query = refresh_tokens::table
+            .inner_join(sessions::table)
+            .filter(refresh_tokens::token_hash.eq(hash.as_slice()))
+            .select((
+                sessions::id,
+                sessions::user_id,
+                refresh_tokens::expires_at,
+                refresh_tokens::used_at,
+                sessions::revoked_at,
+            ));
+        let Some((session, user, expires_at, used_at, revoked_at)) = self.first::<TokenSessionRow, _>(query).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StoredToken {
+            session_id: SessionId::from_slice(&session)?,
+            user_id: UserId::from_slice(&user)?,
+            expires_at: Millis(expires_at),
+            used_at: used_at.map(Millis),
+            session_revoked: revoked_at.is_some(),
+        }))
+    }
 
-/// Helpers shared by this module's transactions.
-pub(crate) trait SessionTx {
-    async fn insert_session(&mut self, new: &NewSession) -> Result<()>;
-}
-
-for_each_backend!(impl SessionTx {
-    async fn insert_session(&mut self, new: &NewSession) -> Result<()> {
-        diesel::insert_into(sessions::table)
-            .values(SessionRow {
-                id: new.id.as_bytes(),
-                user_id: new.user_id.as_bytes(),
-                created_at: new.created_at.0,
-                expires_at: new.expires_at.0,
+    /// The state of a session, or `None` if there is no such session.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn session_state(&mut self, id: SessionId) -> Result<Option<SessionState>> {
+        let query = sessions::table.find(id.as_bytes().as_slice()).select((
+            sessions::user_id,
+            sessions::expires_at,
+            sessions::revoked_at,
+        ));
+        let found: Option<(Vec<u8>, i64, Option<i64>)> = self.first(query).await?;
+        found
+            .map(|(user, expires_at, revoked_at)| {
+                Ok(SessionState {
+                    user_id: UserId::from_slice(&user)?,
+                    expires_at: Millis(expires_at),
+                    revoked_at: revoked_at.map(Millis),
+                })
             })
-            .execute(self)
-            .await?;
-        diesel::insert_into(refresh_tokens::table)
-            .values(TokenRow {
-                token_hash: &new.refresh_hash,
-                session_id: new.id.as_bytes(),
-                created_at: new.created_at.0,
-                expires_at: new.expires_at.0,
-            })
-            .execute(self)
-            .await?;
+            .transpose()
+    }
+
+    /// Revokes one session, unless it is revoked already.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn revoke_session(&mut self, id: SessionId, now: Millis) -> Result<()> {
+        let live = sessions::table.find(id.as_bytes().as_slice()).filter(sessions::revoked_at.is_null());
+        self.execute(diesel::update(live).set(sessions::revoked_at.eq(now.0))).await?;
         Ok(())
     }
-});
 
-/// A refresh token joined with its session: session id, token expiry, token use, user, session expiry,
-/// session revocation.
-type TokenSession = (Vec<u8>, i64, Option<i64>, Vec<u8>, i64, Option<i64>);
-
-/// Presents the refresh token whose hash is `presented`: if it is the session's current token, marks it
-/// used and stores `next` (expiring at `next_expires_at`) in its place; if it was used before, revokes the
-/// session. All in one transaction, so two concurrent presentations of one token cannot both rotate.
-///
-/// # Errors
-/// Database errors only; every kind of bad token is an `Ok` outcome.
-pub async fn rotate(
-    conn: &mut Conn,
-    presented: &[u8; 32],
-    next: &[u8; 32],
-    now: Millis,
-    next_expires_at: Millis,
-) -> Result<Rotation> {
-    run!(conn, |c| c
-        .transaction::<_, Error, _>(async |tx| {
-            let found: Option<TokenSession> = refresh_tokens::table
-                .inner_join(sessions::table)
-                .filter(refresh_tokens::token_hash.eq(presented.as_slice()))
-                .select((
-                    sessions::id,
-                    refresh_tokens::expires_at,
-                    refresh_tokens::used_at,
-                    sessions::user_id,
-                    sessions::expires_at,
-                    sessions::revoked_at,
-                ))
-                .first(tx)
-                .await
-                .optional()?;
-            let Some((session, token_expires, used_at, user, _session_expires, revoked_at)) = found else {
-                return Ok(Rotation::Rejected);
-            };
-            let (session_id, user_id) = (SessionId::from_slice(&session)?, UserId::from_slice(&user)?);
-            if revoked_at.is_some() {
-                return Ok(Rotation::Rejected);
-            }
-            if used_at.is_none() && token_expires <= now.0 {
-                // Simply expired: nothing suspicious.
-                return Ok(Rotation::Rejected);
-            }
-            // Claim the token. Zero rows means it was used already: either our read saw that, or a concurrent
-            // call claimed it after our read (MySQL reads a snapshot, but the UPDATE sees the committed row).
-            // Either way the token was presented twice.
-            let claimed = if used_at.is_none() {
-                diesel::update(refresh_tokens::table.find(presented.as_slice()))
-                    .filter(refresh_tokens::used_at.is_null())
-                    .set(refresh_tokens::used_at.eq(now.0))
-                    .execute(tx)
-                    .await?
-            } else {
-                0
-            };
-            if claimed == 0 {
-                diesel::update(sessions::table.find(&session)).set(sessions::revoked_at.eq(now.0)).execute(tx).await?;
-                return Ok(Rotation::Reused { session_id, user_id });
-            }
-            diesel::insert_into(refresh_tokens::table)
-                .values(TokenRow {
-                    token_hash: next,
-                    session_id: &session,
-                    created_at: now.0,
-                    expires_at: next_expires_at.0,
-                })
-                .execute(tx)
-                .await?;
-            diesel::update(sessions::table.find(&session))
-                .set(sessions::expires_at.eq(next_expires_at.0))
-                .execute(tx)
-                .await?;
-            Ok(Rotation::Rotated { session_id, user_id })
-        })
-        .await)
+    /// Revokes every live session of a user.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn revoke_sessions_of(&mut self, user: UserId, now: Millis) -> Result<()> {
+        let live = sessions::table
+            .filter(sessions::user_id.eq(user.as_bytes().as_slice()))
+            .filter(sessions::revoked_at.is_null());
+        self.execute(diesel::update(live).set(sessions::revoked_at.eq(now.0))).await?;
+        Ok(())
+    }
 }
 
-/// The session a refresh token (current or used) belongs to, and its user.
-///
-/// # Errors
-/// Database errors only.
-pub async fn find_by_refresh(conn: &mut Conn, hash: &[u8; 32]) -> Result<Option<(SessionId, UserId)>> {
-    let found: Option<(Vec<u8>, Vec<u8>)> = run!(conn, |c| refresh_tokens::table
-        .inner_join(sessions::table)
-        .filter(refresh_tokens::token_hash.eq(hash.as_slice()))
-        .select((sessions::id, sessions::user_id))
-        .first(c)
-        .await
-        .optional())?;
-    found.map(|(s, u)| Ok((SessionId::from_slice(&s)?, UserId::from_slice(&u)?))).transpose()
-}
+impl Tx<'_> {
+    /// Opens a session with its first refresh token.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn insert_session(&mut self, new: &NewSession) -> Result<()> {
+        let session = SessionRow {
+            id: new.id.as_bytes(),
+            user_id: new.user_id.as_bytes(),
+            created_at: new.created_at.0,
+            expires_at: new.expires_at.0,
+        };
+        self.execute(diesel::insert_into(sessions::table).values(session)).await?;
+        self.insert_refresh_token(new.id, &new.refresh_hash, new.created_at, new.expires_at).await
+    }
 
-/// The state of a session, or `None` if there is no such session.
-///
-/// # Errors
-/// Database errors only.
-pub async fn state(conn: &mut Conn, id: SessionId) -> Result<Option<SessionState>> {
-    let found: Option<(Vec<u8>, i64, Option<i64>)> = run!(conn, |c| sessions::table
-        .find(id.as_bytes().as_slice())
-        .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
-        .first(c)
-        .await
-        .optional())?;
-    found
-        .map(|(user, expires_at, revoked_at)| {
-            Ok(SessionState {
-                user_id: UserId::from_slice(&user)?,
-                expires_at: Millis(expires_at),
-                revoked_at: revoked_at.map(Millis),
-            })
-        })
-        .transpose()
-}
+    /// Stores a new refresh token of a session.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn insert_refresh_token(
+        &mut self,
+        session: SessionId,
+        hash: &[u8; 32],
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let token =
+            TokenRow { token_hash: hash, session_id: session.as_bytes(), created_at: now.0, expires_at: expires_at.0 };
+        self.execute(diesel::insert_into(refresh_tokens::table).values(token)).await?;
+        Ok(())
+    }
 
-/// Revokes one session of `user_id`. Revoking a revoked session changes nothing.
-///
-/// # Errors
-/// [`Error::NotFound`] when the user has no such session.
-pub async fn revoke(conn: &mut Conn, user_id: UserId, id: SessionId, now: Millis) -> Result<()> {
-    let key = id.as_bytes().as_slice();
-    let owner = user_id.as_bytes().as_slice();
-    let exists: i64 = run!(conn, |c| c
-        .transaction::<_, Error, _>(async |tx| {
-            diesel::update(
-                sessions::table.find(key).filter(sessions::user_id.eq(owner)).filter(sessions::revoked_at.is_null()),
-            )
-            .set(sessions::revoked_at.eq(now.0))
-            .execute(tx)
-            .await?;
-            Ok(sessions::table.find(key).filter(sessions::user_id.eq(owner)).count().get_result(tx).await?)
-        })
-        .await)?;
-    if exists == 0 { Err(Error::NotFound("session")) } else { Ok(()) }
-}
+    /// Marks a refresh token used, if nobody has: whether this call did. (The `UPDATE` sees committed rows
+    /// even where the transaction reads a snapshot, so of two concurrent claims exactly one succeeds.)
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn claim_refresh_token(&mut self, hash: &[u8; 32], now: Millis) -> Result<bool> {
+        let unused = refresh_tokens::table.find(hash.as_slice()).filter(refresh_tokens::used_at.is_null());
+        Ok(self.execute(diesel::update(unused).set(refresh_tokens::used_at.eq(now.0))).await? == 1)
+    }
 
-/// Revokes every live session of a user.
-///
-/// # Errors
-/// Database errors only.
-pub async fn revoke_all(conn: &mut Conn, user_id: UserId, now: Millis) -> Result<()> {
-    run!(conn, |c| diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id.as_bytes().as_slice()))
-            .filter(sessions::revoked_at.is_null())
-    )
-    .set(sessions::revoked_at.eq(now.0))
-    .execute(c)
-    .await)?;
-    Ok(())
-}
+    /// Moves a session's expiry (each refresh starts a new period).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn extend_session(&mut self, id: SessionId, expires_at: Millis) -> Result<()> {
+        let session = sessions::table.find(id.as_bytes().as_slice());
+        self.execute(diesel::update(session).set(sessions::expires_at.eq(expires_at.0))).await?;
+        Ok(())
+    }
 
-/// Deletes sessions (and their tokens) that expired or were revoked before `before`. Returns how many.
-///
-/// # Errors
-/// Database errors only.
-pub async fn purge(conn: &mut Conn, before: Millis) -> Result<usize> {
-    run!(conn, |c| c
-        .transaction::<_, Error, _>(async |tx| {
-            let dead = sessions::table
-                .filter(sessions::expires_at.lt(before.0).or(sessions::revoked_at.lt(before.0)))
-                .select(sessions::id);
-            diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(dead))).execute(tx).await?;
-            let n = diesel::delete(
-                sessions::table.filter(sessions::expires_at.lt(before.0).or(sessions::revoked_at.lt(before.0))),
-            )
-            .execute(tx)
-            .await?;
-            Ok(n)
-        })
-        .await)
+    /// Deletes sessions (and their tokens) that expired or were revoked before `before`. Returns how many.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn purge_sessions(&mut self, before: Millis) -> Result<usize> {
+        let ended = || sessions::table.filter(sessions::expires_at.lt(before.0).or(sessions::revoked_at.lt(before.0)));
+        let tokens = refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(ended().select(sessions::id)));
+        self.execute(diesel::delete(tokens)).await?;
+        self.execute(diesel::delete(ended())).await
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
-use crate::TestDb;
+use testdb::TestDb;
 
 /// The JWT secret of every test server, so tests can forge tokens.
 pub const SECRET: &[u8] = b"test secret, at least thirty-two bytes long";

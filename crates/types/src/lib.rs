@@ -1,5 +1,5 @@
-//! Parley's shared vocabulary: typed ids, the plain value types that cross crate boundaries, and the small
-//! closed set of error codes that every domain error maps to.
+//! Parley's shared vocabulary: typed ids, the plain value types that cross crate boundaries, paging, and the
+//! small closed sets of error codes and reasons that every domain error maps to.
 //!
 //! This crate must never do I/O or depend on gRPC, Diesel or any other transport or storage technology: it
 //! is the one thing every other crate agrees on, so it has to stay small and inert.
@@ -7,12 +7,15 @@
 mod error;
 mod id;
 mod model;
+pub mod page;
 pub mod text;
 mod time;
 
-pub use error::{DomainError, ErrorCode, FieldViolation};
+pub use error::{DomainError, ErrorCode, FieldViolation, Reason, Violations};
 pub use id::{EntryId, IdError, RoomId, SessionId, UserId};
 pub use model::{
-    Entry, EntryKind, Member, PresenceStatus, Role, Room, RoomKind, Subject, User, UserPresence, Visibility,
+    Account, Departure, Entry, EntryKind, Member, PresenceStatus, Role, Room, RoomKind, Subject, User, UserPresence,
+    Visibility,
 };
+pub use page::{PageSize, TimelinePage};
 pub use time::Millis;

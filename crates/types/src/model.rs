@@ -16,6 +16,15 @@ pub struct User {
     pub created_at: Millis,
 }
 
+/// An account as its owner sees it: the public part and the email address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// What everyone may see.
+    pub user: User,
+    /// The email address as typed at registration.
+    pub email: String,
+}
+
 /// Who may find and join a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Visibility {
@@ -77,6 +86,15 @@ pub struct Member {
     pub role: Role,
     /// When they (last) joined.
     pub joined_at: Millis,
+}
+
+/// Why a user's membership of a room ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Departure {
+    /// They left.
+    Left,
+    /// An admin or the owner removed them.
+    Removed,
 }
 
 /// What a timeline entry records.

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 use auth::{Auth, AuthConfig, Error, Registration};
 use bus::Bus;
-use storage::users::{self, NewUser};
-use testkit::db_test;
+use storage::users::NewUser;
+use testdb::db_test;
 use types::{Millis, UserId};
 
-fn service(t: &testkit::TestDb) -> anyhow::Result<Auth> {
+fn service(t: &testdb::TestDb) -> anyhow::Result<Auth> {
     Ok(Auth::new(t.db().clone(), Bus::default(), AuthConfig::new(vec![7; 32]))?)
 }
 
@@ -23,7 +23,7 @@ db_test!(async fn a_weaker_stored_hash_is_upgraded_at_the_next_login(t) {
         .to_string();
     let id = UserId::new();
     let mut conn = t.db().write().await?;
-    users::insert(&mut conn, &NewUser {
+    conn.insert_user(&NewUser {
         id,
         username: "old",
         username_key: "old",
@@ -39,7 +39,7 @@ db_test!(async fn a_weaker_stored_hash_is_upgraded_at_the_next_login(t) {
     let auth = service(t)?;
     auth.login("old", "old password", None).await?;
     let mut conn = t.db().read().await?;
-    let stored = users::get_account(&mut conn, id).await?.expect("account").password_hash;
+    let stored = conn.credentials(id).await?.expect("account").password_hash;
     assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
     drop(conn);
     // The new hash still verifies the same password.
@@ -83,5 +83,96 @@ db_test!(async fn ended_sessions_are_purged_with_their_tokens(t) {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     assert_eq!(auth.purge_ended_sessions(std::time::Duration::ZERO).await?, 1);
     assert!(matches!(auth.refresh(&tokens.refresh_token).await, Err(Error::RefreshRejected)));
+    Ok(())
+});
+
+fn alice() -> Registration<'static> {
+    Registration { username: "Alice", email: "Alice@Example.com", password: "password-1", display_name: "" }
+}
+
+db_test!(async fn registration_reports_every_bad_field_and_taken_keys_by_name(t) {
+    let auth = service(t)?;
+    let bad = Registration { username: "al", email: "nope", password: "short", display_name: "" };
+    match auth.register(bad).await {
+        Err(Error::Invalid(v)) => {
+            let fields: Vec<&str> = v.as_slice().iter().map(|v| v.field).collect();
+            assert_eq!(fields, ["username", "email", "password"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let (account, _) = auth.register(alice()).await?;
+    assert_eq!(account.user.display_name, "Alice", "a blank display name is the username");
+    let same_name = Registration { username: "ALICE", email: "other@example.com", ..alice() };
+    assert!(matches!(auth.register(same_name).await, Err(Error::Taken("username"))));
+    let same_email = Registration { username: "alice2", email: "alice@example.COM", ..alice() };
+    assert!(matches!(auth.register(same_email).await, Err(Error::Taken("email"))));
+    Ok(())
+});
+
+db_test!(async fn unknown_accounts_and_wrong_passwords_fail_alike_until_throttled(t) {
+    let mut config = AuthConfig::new(vec![7; 32]);
+    config.throttle.per_account = 3;
+    let auth = Auth::new(t.db().clone(), Bus::default(), config)?;
+    auth.register(alice()).await?;
+    let here = Some(std::net::IpAddr::from([10, 0, 0, 1]));
+    let there = Some(std::net::IpAddr::from([10, 0, 0, 2]));
+    assert!(matches!(auth.login("nobody", "password-1", here).await, Err(Error::BadCredentials)));
+    for _ in 0..3 {
+        assert!(matches!(auth.login("alice", "wrong password", here).await, Err(Error::BadCredentials)));
+    }
+    assert!(matches!(auth.login("alice", "password-1", here).await, Err(Error::Throttled { .. })), "locked from here");
+    let (account, _) = auth.login("ALICE@example.com", "password-1", there).await?;
+    assert_eq!(account.email, "Alice@Example.com", "the owner elsewhere signs in, by email in any case");
+    Ok(())
+});
+
+db_test!(async fn a_refresh_rotates_and_a_reused_token_ends_the_session(t) {
+    let auth = service(t)?;
+    let (_, first) = auth.register(alice()).await?;
+    let who = auth.authenticate(Some(&format!("Bearer {}", first.access_token))).await?;
+    let second = auth.refresh(&first.refresh_token).await?;
+    assert_ne!(second.refresh_token, first.refresh_token);
+    // The first token again: someone else holds this session's tokens, so it ends for everyone.
+    assert!(matches!(auth.refresh(&first.refresh_token).await, Err(Error::RefreshReused)));
+    assert!(matches!(auth.refresh(&second.refresh_token).await, Err(Error::RefreshRejected)));
+    assert!(!auth.session_is_live(&who).await?);
+    assert!(matches!(auth.refresh("prt_not-a-token").await, Err(Error::RefreshRejected)));
+    Ok(())
+});
+
+db_test!(async fn logout_ends_this_session_one_of_mine_or_all_of_them(t) {
+    let auth = service(t)?;
+    let (_, phone) = auth.register(alice()).await?;
+    let (_, laptop) = auth.login("alice", "password-1", None).await?;
+    let (_, tablet) = auth.login("alice", "password-1", None).await?;
+    let bearer = |t: &auth::Tokens| format!("Bearer {}", t.access_token);
+    let on_phone = auth.authenticate(Some(&bearer(&phone))).await?;
+    let (_, other) = auth.register(Registration { username: "bob", email: "bob@example.com", ..alice() }).await?;
+    // Someone else's refresh token names no session of mine.
+    assert!(matches!(
+        auth.logout(&on_phone, auth::LogoutScope::Session(&other.refresh_token)).await,
+        Err(Error::UnknownSession)
+    ));
+    auth.logout(&on_phone, auth::LogoutScope::Session(&laptop.refresh_token)).await?;
+    assert!(matches!(auth.authenticate(Some(&bearer(&laptop))).await, Err(Error::SessionEnded)));
+    auth.authenticate(Some(&bearer(&tablet))).await?;
+    auth.logout(&on_phone, auth::LogoutScope::AllSessions).await?;
+    for tokens in [&phone, &tablet] {
+        assert!(matches!(auth.authenticate(Some(&bearer(tokens))).await, Err(Error::SessionEnded)));
+    }
+    Ok(())
+});
+
+db_test!(async fn bearer_tokens_are_checked_before_anything_else(t) {
+    let auth = service(t)?;
+    let (_, tokens) = auth.register(alice()).await?;
+    assert!(matches!(auth.authenticate(None).await, Err(Error::MissingCredentials)));
+    assert!(matches!(auth.authenticate(Some("Basic abc")).await, Err(Error::MalformedCredentials)));
+    assert!(matches!(auth.authenticate(Some("Bearer not.a.jwt")).await, Err(Error::TokenInvalid)));
+    let other_key = Auth::new(t.db().clone(), Bus::default(), AuthConfig::new(vec![8; 32]))?;
+    assert!(matches!(
+        other_key.authenticate(Some(&format!("Bearer {}", tokens.access_token))).await,
+        Err(Error::TokenInvalid)
+    ));
     Ok(())
 });

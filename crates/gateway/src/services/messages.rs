@@ -57,8 +57,8 @@ impl MessageService for MessagesApi {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
-        let (entries, has_more) =
-            self.messaging.history(who, room, r.before_seq, r.after_seq, r.limit).await.map_err(|e| status(&e))?;
+        let (page, size) = convert::timeline_page(r.before_seq, r.after_seq, r.limit).map_err(|v| status(&v))?;
+        let (entries, has_more) = self.messaging.history(who, room, page, size).await.map_err(|e| status(&e))?;
         Ok(Response::new(ListMessagesResponse { messages: entries.iter().map(convert::message).collect(), has_more }))
     }
 

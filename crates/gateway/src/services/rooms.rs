@@ -4,6 +4,7 @@ use api::v1::room_service_server::RoomService;
 use api::v1::*;
 use rooms::{Rooms, Scope};
 use tonic::{Request, Response, Status};
+use types::Violations;
 
 use crate::convert::{self, room_id, user_id};
 use crate::layer::caller;
@@ -20,7 +21,7 @@ impl RoomService for RoomsApi {
     async fn create_room(&self, request: Request<CreateRoomRequest>) -> Result<Response<CreateRoomResponse>, Status> {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
-        let visibility = convert::visibility("visibility", r.visibility)?;
+        let visibility = convert::visibility("visibility", r.visibility).map_err(|v| status(&Violations::from(v)))?;
         let view = self.rooms.create(who, &r.name, &r.topic, visibility).await.map_err(|e| status(&e))?;
         Ok(Response::new(CreateRoomResponse { room: Some(convert::room(&view)) }))
     }
@@ -41,8 +42,9 @@ impl RoomService for RoomsApi {
             Ok(ListRoomsScope::Invited) => Scope::Invited,
             Err(_) => return Err(invalid("scope", format!("unknown value {}", r.scope))),
         };
+        let size = convert::page_size("page_size", r.page_size).map_err(|v| status(&Violations::from(v)))?;
         let (views, next) =
-            self.rooms.list(who, scope, r.page_size, &r.page_token, &r.name_filter).await.map_err(|e| status(&e))?;
+            self.rooms.list(who, scope, size, &r.page_token, &r.name_filter).await.map_err(|e| status(&e))?;
         Ok(Response::new(ListRoomsResponse {
             rooms: views.iter().map(convert::room).collect(),
             next_page_token: next.unwrap_or_default(),
@@ -96,8 +98,8 @@ impl RoomService for RoomsApi {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
-        let (members, next) =
-            self.rooms.members(who, room, r.page_size, &r.page_token).await.map_err(|e| status(&e))?;
+        let size = convert::page_size("page_size", r.page_size).map_err(|v| status(&Violations::from(v)))?;
+        let (members, next) = self.rooms.members(who, room, size, &r.page_token).await.map_err(|e| status(&e))?;
         let ids: Vec<_> = members.iter().map(|m| m.user.id).collect();
         let statuses = self.presence.statuses(&ids);
         Ok(Response::new(ListMembersResponse {
@@ -114,7 +116,7 @@ impl RoomService for RoomsApi {
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
         let target = user_id("user_id", &r.user_id)?;
-        let role = convert::role("role", r.role)?;
+        let role = convert::role("role", r.role).map_err(|v| status(&Violations::from(v)))?;
         self.rooms.set_role(who, room, target, role).await.map_err(|e| status(&e))?;
         Ok(Response::new(SetMemberRoleResponse {}))
     }

@@ -1,98 +1,132 @@
-//! The group-commit append: what becomes of each draft in a mixed batch, and the numbering around it.
+//! Timelines as rows: appends under the room's lock number entries without gaps, pages and ranges read
+//! them back, and the send path's statements reserve, read and insert as they say.
 
 use storage::Error;
-use storage::rooms::{self, NewRoom};
-use storage::timeline::{self, Appended, Dedup, Draft, Page};
-use storage::users::{self, NewUser};
-use testkit::db_test;
-use types::{Millis, RoomId, UserId, Visibility};
+use storage::timeline::{NewEntry, SendKey};
+use testdb::db_test;
+use types::{Entry, EntryId, EntryKind, Millis, Role, RoomId, TimelinePage, UserId, Visibility};
 
-async fn user(conn: &mut storage::Conn, name: &str) -> Result<UserId, Error> {
-    let id = UserId::new();
-    let email = format!("{name}@example.com");
-    let new = NewUser {
-        id,
-        username: name,
-        username_key: name,
-        email: &email,
-        email_key: &email,
-        display_name: name,
-        password_hash: "$argon2id$fake",
-        created_at: Millis(1_700_000_000_000),
-    };
-    users::insert(conn, &new).await?;
-    Ok(id)
-}
+use crate::support::{room, user};
 
-async fn room(conn: &mut storage::Conn, owner: UserId, name: &str) -> Result<RoomId, Error> {
-    let new = NewRoom { name, name_key: name, topic: "", visibility: Visibility::Public };
-    Ok(rooms::create(conn, &new, owner, Millis::now()).await?.room.id)
-}
-
-fn draft(sender: UserId, body: &str, id: &str) -> Draft {
-    Draft { sender_id: sender, body: body.into(), client_message_id: id.into() }
-}
-
-fn stored(outcome: &Appended) -> (i64, &str) {
-    match outcome {
-        Appended::Stored(e) => (e.seq, e.body.as_str()),
-        other => panic!("expected a stored entry, got {other:?}"),
+fn text(room: RoomId, seq: i64, sender: UserId, body: &str, id: &str) -> Entry {
+    Entry {
+        id: EntryId::new(),
+        room_id: room,
+        seq,
+        kind: EntryKind::Text,
+        sender_id: sender,
+        sender_username: String::new(),
+        subject: None,
+        body: body.into(),
+        client_message_id: Some(id.into()),
+        created_at: Millis::now(),
     }
 }
 
-db_test!(async fn a_mixed_batch_stores_members_sends_with_contiguous_seqs(t) {
+db_test!(async fn appends_number_entries_after_the_locked_tail_and_move_the_counts(t) {
     let mut conn = t.db().write().await?;
-    let (alice, mallory) = (user(&mut conn, "alice").await?, user(&mut conn, "mallory").await?);
-    let (first, second) = (room(&mut conn, alice, "first").await?, room(&mut conn, alice, "second").await?);
-    let start = timeline::page(&mut conn, first, Page::Latest, 10).await?.0.last().map_or(0, |e| e.seq);
-    let mut batch = vec![
-        (first, vec![
-            draft(mallory, "not a member", "m-1"),
-            draft(alice, "one", "a-1"),
-            draft(alice, "one again", "a-1"),
-            draft(mallory, "still not", "m-2"),
-            draft(alice, "two", "a-2"),
-        ]),
-        (second, vec![draft(alice, "elsewhere", "a-1")]),
-        (RoomId::new(), vec![draft(alice, "nowhere", "a-9")]),
-    ];
-    batch.sort_by_key(|(room, _)| *room);
-    let outcomes = timeline::append_messages(&mut conn, &batch, Dedup::Optimistic, Millis::now()).await?;
-    let of = |room: RoomId| &outcomes[batch.iter().position(|(r, _)| *r == room).expect("in the batch")];
+    let alice = user(&mut conn, "alice").await?;
+    let r = room(&mut conn, "r", Visibility::Public).await?;
+    let stored = conn
+        .transaction(async |tx| {
+            let last = tx.lock_room(r).await?.expect("the room");
+            let joined = NewEntry::membership(EntryKind::MemberJoined, alice, alice, Some(Role::Owner));
+            tx.append(r, last, &[joined.clone(), joined], 1, Millis::now()).await
+        })
+        .await?;
+    assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(stored[0].sender_username, "alice");
+    assert_eq!(stored[0].subject.as_ref().map(|s| (s.username.as_str(), s.role)), Some(("alice", Some(Role::Owner))));
+    let after = conn.room(r).await?.expect("the room");
+    assert_eq!((after.last_seq, after.member_count), (2, 1));
 
-    let in_first = of(first);
-    assert_eq!(in_first[0], Appended::NotMember);
-    assert_eq!(stored(&in_first[1]), (start + 1, "one"));
-    assert!(matches!(&in_first[2], Appended::Duplicate(e) if e.seq == start + 1 && e.body == "one"));
-    assert_eq!(in_first[3], Appended::NotMember);
-    assert_eq!(stored(&in_first[4]), (start + 2, "two"));
-    assert_eq!(stored(&of(second)[0]).1, "elsewhere");
-    let missing = batch.iter().position(|(r, _)| *r != first && *r != second).expect("the missing room");
-    assert_eq!(outcomes[missing], vec![Appended::NotMember]);
-
-    // The numbers reserved for the refused drafts were given back: the next append follows on.
-    let next = timeline::append_messages(&mut conn, &[(first, vec![draft(alice, "three", "a-3")])], Dedup::Optimistic, Millis::now()).await?;
-    assert_eq!(stored(&next[0][0]), (start + 3, "three"));
-    let (page, _) = timeline::page(&mut conn, first, Page::After(start), 10).await?;
-    let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, vec![start + 1, start + 2, start + 3]);
+    let one = conn.append_one(r, &NewEntry { kind: EntryKind::Text, sender_id: alice, subject: None, body: "hi".into(), client_message_id: Some("x".into()) }).await?;
+    assert_eq!(one.seq, 3);
+    assert!(matches!(conn.append_one(RoomId::new(), &NewEntry::membership(EntryKind::MemberLeft, alice, alice, None)).await, Err(Error::NotFound("room"))));
+    assert_eq!(conn.transaction(async |tx| tx.lock_room(RoomId::new()).await).await?, None);
     Ok(())
 });
 
-db_test!(async fn an_optimistic_batch_that_repeats_a_stored_send_fails_whole_and_the_lookup_answers_it(t) {
+db_test!(async fn a_rolled_back_append_leaves_no_hole(t) {
     let mut conn = t.db().write().await?;
     let alice = user(&mut conn, "alice").await?;
-    let first = room(&mut conn, alice, "first").await?;
-    let original = timeline::append_messages(&mut conn, &[(first, vec![draft(alice, "hello", "a-1")])], Dedup::Optimistic, Millis::now()).await?;
-    let original = match &original[0][0] {
-        Appended::Stored(e) => e.clone(),
-        other => panic!("{other:?}"),
-    };
-    let batch = [(first, vec![draft(alice, "new", "a-2"), draft(alice, "hello, retried", "a-1")])];
-    let failed = timeline::append_messages(&mut conn, &batch, Dedup::Optimistic, Millis::now()).await;
-    assert!(matches!(&failed, Err(e) if e.is_conflict()), "{failed:?}");
-    let outcomes = timeline::append_messages(&mut conn, &batch, Dedup::LookUp, Millis::now()).await?;
-    assert_eq!(stored(&outcomes[0][0]), (original.seq + 1, "new"));
-    assert_eq!(outcomes[0][1], Appended::Duplicate(original));
+    let r = room(&mut conn, "r", Visibility::Public).await?;
+    let failed: Result<(), Error> = conn
+        .transaction(async |tx| {
+            let last = tx.lock_room(r).await?.expect("the room");
+            tx.append(r, last, &[NewEntry::membership(EntryKind::MemberJoined, alice, alice, None)], 1, Millis::now()).await?;
+            Err(Error::Corrupt("changed my mind".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    let after = conn.room(r).await?.expect("the room");
+    assert_eq!((after.last_seq, after.member_count), (0, 0));
+    let next = conn.append_one(r, &NewEntry::membership(EntryKind::MemberJoined, alice, alice, None)).await?;
+    assert_eq!(next.seq, 1);
+    Ok(())
+});
+
+db_test!(async fn pages_and_ranges_read_ascending_with_has_more(t) {
+    let mut conn = t.db().write().await?;
+    let alice = user(&mut conn, "alice").await?;
+    let r = room(&mut conn, "r", Visibility::Public).await?;
+    for i in 1..=7 {
+        conn.append_one(r, &NewEntry { kind: EntryKind::Text, sender_id: alice, subject: None, body: format!("m{i}"), client_message_id: Some(format!("c{i}")) }).await?;
+    }
+    let seqs = |page: &[Entry]| page.iter().map(|e| e.seq).collect::<Vec<_>>();
+    let (latest, more) = conn.page(r, TimelinePage::Latest, 3).await?;
+    assert_eq!((seqs(&latest), more), (vec![5, 6, 7], true));
+    let (before, more) = conn.page(r, TimelinePage::Before(3), 3).await?;
+    assert_eq!((seqs(&before), more), (vec![1, 2], false));
+    let (after, more) = conn.page(r, TimelinePage::After(4), 2).await?;
+    assert_eq!((seqs(&after), more), (vec![5, 6], true));
+    assert_eq!(seqs(&conn.range(r, 2, 5, 10).await?), vec![3, 4, 5]);
+    assert_eq!(seqs(&conn.range(r, 2, 5, 2).await?), vec![3, 4]);
+    assert_eq!(conn.last_seqs(&[r, RoomId::new()]).await?, vec![(r, 7)]);
+    assert_eq!(latest[2].body, "m7");
+    assert_eq!(latest[2].sender_username, "alice");
+    Ok(())
+});
+
+db_test!(async fn the_send_statements_reserve_read_and_insert(t) {
+    let mut conn = t.db().write().await?;
+    let (alice, mallory) = (user(&mut conn, "alice").await?, user(&mut conn, "mallory").await?);
+    let (a, b) = (room(&mut conn, "a", Visibility::Public).await?, room(&mut conn, "b", Visibility::Public).await?);
+    conn.transaction(async |tx| {
+        tx.insert_membership(a, alice, Role::Owner, Millis(1), 1).await?;
+        tx.insert_membership(b, alice, Role::Owner, Millis(1), 1).await
+    })
+    .await?;
+    let tails = conn
+        .transaction(async |tx| {
+            tx.reserve_seqs(&[(a, 2), (b, 1), (RoomId::new(), 4)]).await?;
+            let tails = tx.room_tails(&[a, b], &[alice, mallory]).await?;
+            tx.insert_messages(&[text(a, 1, alice, "one", "1"), text(a, 2, alice, "two", "2"), text(b, 1, alice, "elsewhere", "1")]).await?;
+            Ok::<_, Error>(tails)
+        })
+        .await?;
+    let tail = |room| tails.iter().find(|t| t.room == room).expect("a tail");
+    assert_eq!(tail(a).last_seq, 2);
+    assert_eq!(tail(b).last_seq, 1);
+    assert_eq!(tail(a).members, vec![(alice, "alice".to_owned())], "mallory is not a member");
+
+    // A repeated key fails the whole insert, and the lookup finds the original.
+    let repeat = conn
+        .transaction(async |tx| {
+            tx.reserve_seqs(&[(a, 2)]).await?;
+            tx.insert_messages(&[text(a, 3, alice, "three", "3"), text(a, 4, alice, "one again", "1")]).await
+        })
+        .await;
+    assert!(matches!(&repeat, Err(e) if e.is_conflict()), "{repeat:?}");
+    assert_eq!(conn.room(a).await?.map(|r| r.last_seq), Some(2), "the failed batch rolled back");
+    let keys = [
+        SendKey { room: a, sender: alice, client_message_id: "1" },
+        SendKey { room: b, sender: alice, client_message_id: "2" },
+    ];
+    let found = conn.sent_messages(&keys).await?;
+    assert_eq!(found.iter().map(|e| (e.room_id, e.body.as_str())).collect::<Vec<_>>(), vec![(a, "one")], "only the keys asked for");
+
+    conn.transaction(async |tx| tx.set_last_seq(b, 0).await).await?;
+    assert_eq!(conn.room(b).await?.map(|r| r.last_seq), Some(0));
     Ok(())
 });

@@ -1,0 +1,175 @@
+//! The statements of the send path's group commit: a batch of sends to several rooms is stored in one
+//! transaction of three statements, whatever its size ([`Tx::reserve_seqs`], [`Tx::room_tails`],
+//! [`Tx::insert_messages`]), plus a lookup of earlier copies ([`Conn::sent_messages`]) only when a batch
+//! repeats a stored send. Which drafts become entries is decided by the `messaging` crate.
+
+use std::collections::HashMap;
+
+use diesel::backend::Backend;
+use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Binary, HasSqlType};
+use types::{Entry, RoomId, UserId};
+
+use super::{ENTRY_COLUMNS, EntryRow, NewEntryRow};
+use crate::db::{Backed, Conn, Tx};
+use crate::error::Result;
+use crate::schema::{memberships, messages, rooms, users};
+
+/// The unique key of a text message: its room, sender and the sender's `client_message_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SendKey<'a> {
+    /// The room.
+    pub room: RoomId,
+    /// The sender.
+    pub sender: UserId,
+    /// The sender's idempotency key.
+    pub client_message_id: &'a str,
+}
+
+/// A room as a batch finds it after [`Tx::reserve_seqs`]: its `last_seq`, and which of the batch's senders
+/// are members, with their usernames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomTail {
+    /// The room.
+    pub room: RoomId,
+    /// Its newest seq, including the numbers just reserved.
+    pub last_seq: i64,
+    /// The senders asked about who are members, with their usernames.
+    pub members: Vec<(UserId, String)>,
+}
+
+/// Lookups of earlier copies per statement (each is a point lookup on the unique key).
+const LOOKUPS_PER_QUERY: usize = 200;
+
+/// A room's `last_seq`, with one of the batch's senders who is a member and their name (both `None` when
+/// no sender is).
+type RoomTailRow = (Vec<u8>, i64, Option<Vec<u8>>, Option<String>);
+
+/// `UPDATE rooms SET last_seq = last_seq + n` for several rooms, each with its own `n`, in one statement;
+/// InnoDB locks the rows in key order. Plain SQL, because the per-row amount is a `CASE` over a list of any
+/// length, which the query builder cannot express; built per backend because a boxed query is tied to one.
+fn reserve_sql<'a, DB>(counts: &'a [(RoomId, i64)]) -> BoxedSqlQuery<'a, DB, SqlQuery>
+where
+    DB: Backend + HasSqlType<Binary> + HasSqlType<BigInt>,
+    [u8]: ToSql<Binary, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    let mut sql = String::from("UPDATE rooms SET last_seq = last_seq + CASE id");
+    sql.push_str(&" WHEN ? THEN ?".repeat(counts.len()));
+    sql.push_str(" ELSE 0 END WHERE id IN (");
+    sql.push_str(&vec!["?"; counts.len()].join(", "));
+    sql.push(')');
+    let mut query = diesel::sql_query(sql).into_boxed::<DB>();
+    for (room, n) in counts {
+        query = query.bind::<Binary, _>(room.as_bytes().as_slice()).bind::<BigInt, _>(*n);
+    }
+    for (room, _) in counts {
+        query = query.bind::<Binary, _>(room.as_bytes().as_slice());
+    }
+    query
+}
+
+impl Conn {
+    /// The stored text messages with these keys (earlier copies of sends being retried).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn sent_messages(&mut self, keys: &[SendKey<'_>]) -> Result<Vec<Entry>> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(LOOKUPS_PER_QUERY) {
+            // Point lookups on the unique key (room, sender, client_message_id), as three lists: the index
+            // answers every combination, and the combinations that were not asked for are dropped here.
+            let rooms: Vec<&[u8]> = chunk.iter().map(|k| k.room.as_bytes().as_slice()).collect();
+            let senders: Vec<&[u8]> = chunk.iter().map(|k| k.sender.as_bytes().as_slice()).collect();
+            let ids: Vec<&str> = chunk.iter().map(|k| k.client_message_id).collect();
+            let query = messages::table
+                .filter(messages::room_id.eq_any(&rooms))
+                .filter(messages::sender_id.eq_any(&senders))
+                .filter(messages::client_message_id.eq_any(&ids))
+                .select(ENTRY_COLUMNS);
+            let rows: Vec<EntryRow> = self.load(query).await?;
+            let entries = self.entries(rows).await?;
+            found.extend(entries.into_iter().filter(|e| {
+                chunk.iter().any(|k| {
+                    k.room == e.room_id
+                        && k.sender == e.sender_id
+                        && e.client_message_id.as_deref() == Some(k.client_message_id)
+                })
+            }));
+        }
+        Ok(found)
+    }
+}
+
+impl Tx<'_> {
+    /// Moves each room's `last_seq` on by its count, in one statement that takes the rooms' row locks in key
+    /// order (so concurrent batches cannot deadlock). Rooms with a count of 0 are not touched.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn reserve_seqs(&mut self, counts: &[(RoomId, i64)]) -> Result<()> {
+        let counts: Vec<(RoomId, i64)> = counts.iter().copied().filter(|(_, n)| *n > 0).collect();
+        if counts.is_empty() {
+            return Ok(());
+        }
+        match self.backed() {
+            Backed::Mysql(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts), &mut **c).await?,
+            Backed::Sqlite(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts), &mut **c).await?,
+        };
+        Ok(())
+    }
+
+    /// Each room's `last_seq` with which of `senders` are members and their names, in one statement. Rooms
+    /// that do not exist are left out.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn room_tails(&mut self, rooms: &[RoomId], senders: &[UserId]) -> Result<Vec<RoomTail>> {
+        let room_keys: Vec<&[u8]> = rooms.iter().map(|r| r.as_bytes().as_slice()).collect();
+        // A join's condition must own its values.
+        let sender_keys: Vec<Vec<u8>> = senders.iter().map(UserId::to_vec).collect();
+        let query = rooms::table
+            .left_join(
+                memberships::table.on(memberships::room_id.eq(rooms::id).and(memberships::user_id.eq_any(sender_keys))),
+            )
+            .left_join(users::table.on(users::id.nullable().eq(memberships::user_id.nullable())))
+            .filter(rooms::id.eq_any(&room_keys))
+            .select((rooms::id, rooms::last_seq, memberships::user_id.nullable(), users::username.nullable()));
+        let rows: Vec<RoomTailRow> = self.load(query).await?;
+        let mut tails: Vec<RoomTail> = Vec::with_capacity(rooms.len());
+        let mut index: HashMap<RoomId, usize> = HashMap::with_capacity(rooms.len());
+        for (room, last_seq, user, name) in rows {
+            let room = RoomId::from_slice(&room)?;
+            let at = *index.entry(room).or_insert_with(|| {
+                tails.push(RoomTail { room, last_seq, members: Vec::new() });
+                tails.len() - 1
+            });
+            if let (Some(user), Some(name)) = (user, name) {
+                tails[at].members.push((UserId::from_slice(&user)?, name));
+            }
+        }
+        Ok(tails)
+    }
+
+    /// Sets a room's `last_seq` (to give back numbers reserved for drafts that were not stored).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn set_last_seq(&mut self, room: RoomId, last_seq: i64) -> Result<()> {
+        let update = diesel::update(rooms::table.find(room.as_bytes().as_slice())).set(rooms::last_seq.eq(last_seq));
+        self.execute(update).await?;
+        Ok(())
+    }
+
+    /// Stores text entries whose seqs were reserved in this transaction, in one statement. A repeat of a
+    /// stored (room, sender, `client_message_id`) makes it fail with a unique-key conflict
+    /// ([`crate::Error::is_conflict`]).
+    ///
+    /// # Errors
+    /// Database errors, and the conflict above.
+    pub async fn insert_messages(&mut self, entries: &[Entry]) -> Result<()> {
+        self.insert_entry_rows(entries.iter().map(NewEntryRow::of).collect()).await
+    }
+}
