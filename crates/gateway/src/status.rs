@@ -93,4 +93,15 @@ mod tests {
         assert_eq!(info.as_ref().map(|i| (i.reason.as_str(), i.domain.as_str())), Some(("FIELD_INVALID", DOMAIN)));
         assert_eq!(s.get_details_bad_request().map(|b| b.field_violations.len()), Some(1));
     }
+
+    #[test]
+    fn the_protos_list_every_reason() {
+        // chat.v1.ErrorReason documents each reason as ERROR_REASON_<reason>; clients rely on the list.
+        let listed = api::v1::ErrorReason::from_str_name("ERROR_REASON_INTERNAL").map(|r| r as usize);
+        assert_eq!(listed, Some(Reason::ALL.len()), "one value per reason, the last one INTERNAL");
+        for reason in Reason::ALL {
+            let name = format!("ERROR_REASON_{}", reason.as_str());
+            assert!(api::v1::ErrorReason::from_str_name(&name).is_some(), "{name} is missing from errors.proto");
+        }
+    }
 }

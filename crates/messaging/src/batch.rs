@@ -217,3 +217,110 @@ fn outcomes(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    // A failed expectation in a test is a failed test: panicking is the point.
+    #![allow(clippy::expect_used, clippy::panic)]
+
+    use storage::rooms::NewRoom;
+    use storage::{Conn, Error};
+    use testdb::db_test;
+    use types::{RoomKind, TimelinePage, Visibility};
+
+    use super::*;
+
+    /// A room with `member` as its only member (and no entries).
+    async fn room(conn: &mut Conn, member: UserId) -> Result<RoomId, Error> {
+        let id = RoomId::new();
+        let new = NewRoom {
+            id,
+            name: "r",
+            name_key: "r",
+            topic: "",
+            visibility: Visibility::Public,
+            kind: RoomKind::Group,
+            owner: Some(member),
+            direct_key: None,
+            created_at: Millis::now(),
+        };
+        conn.transaction(async |tx| {
+            tx.insert_room(&new).await?;
+            tx.insert_membership(id, member, types::Role::Owner, Millis::now(), 0).await
+        })
+        .await?;
+        Ok(id)
+    }
+
+    fn draft(sender: UserId, body: &str, id: &str) -> Draft {
+        Draft { sender_id: sender, body: body.into(), client_message_id: id.into() }
+    }
+
+    fn stored(outcome: &Appended) -> (i64, &str) {
+        match outcome {
+            Appended::Stored(e) => (e.seq, e.body.as_str()),
+            other => panic!("expected a stored entry, got {other:?}"),
+        }
+    }
+
+    async fn store_now(
+        conn: &mut Conn,
+        batch: &[(RoomId, Vec<Draft>)],
+        dedup: Dedup,
+    ) -> Result<Vec<Vec<Appended>>, Error> {
+        conn.transaction(async |tx| store(tx, batch, dedup, Millis::now()).await).await
+    }
+
+    db_test!(async fn a_mixed_batch_stores_members_sends_with_contiguous_seqs(t) {
+        let mut conn = t.db().write().await?;
+        let (alice, mallory) = (testdb::user(&mut conn, "alice").await?, testdb::user(&mut conn, "mallory").await?);
+        let (first, second) = (room(&mut conn, alice).await?, room(&mut conn, alice).await?);
+        let mut batch = vec![
+            (first, vec![
+                draft(mallory, "not a member", "m-1"),
+                draft(alice, "one", "a-1"),
+                draft(alice, "one again", "a-1"),
+                draft(mallory, "still not", "m-2"),
+                draft(alice, "two", "a-2"),
+            ]),
+            (second, vec![draft(alice, "elsewhere", "a-1")]),
+            (RoomId::new(), vec![draft(alice, "nowhere", "a-9")]),
+        ];
+        batch.sort_by_key(|(room, _)| *room);
+        let outcomes = store_now(&mut conn, &batch, Dedup::Optimistic).await?;
+        let of = |room: RoomId| &outcomes[batch.iter().position(|(r, _)| *r == room).expect("in the batch")];
+
+        let in_first = of(first);
+        assert_eq!(in_first[0], Appended::NotMember);
+        assert_eq!(stored(&in_first[1]), (1, "one"));
+        assert!(matches!(&in_first[2], Appended::Duplicate(e) if e.seq == 1 && e.body == "one"));
+        assert_eq!(in_first[3], Appended::NotMember);
+        assert_eq!(stored(&in_first[4]), (2, "two"));
+        assert_eq!(stored(&of(second)[0]), (1, "elsewhere"));
+        let missing = batch.iter().position(|(r, _)| *r != first && *r != second).expect("the missing room");
+        assert_eq!(outcomes[missing], vec![Appended::NotMember]);
+
+        // The numbers reserved for the refused drafts were given back: the next send follows on.
+        let next = store_now(&mut conn, &[(first, vec![draft(alice, "three", "a-3")])], Dedup::Optimistic).await?;
+        assert_eq!(stored(&next[0][0]), (3, "three"));
+        let (page, _) = conn.page(first, TimelinePage::After(0), 10).await?;
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(page[0].sender_username, "alice");
+        Ok(())
+    });
+
+    db_test!(async fn an_optimistic_batch_that_repeats_a_stored_send_fails_whole_and_the_lookup_answers_it(t) {
+        let mut conn = t.db().write().await?;
+        let alice = testdb::user(&mut conn, "alice").await?;
+        let first = room(&mut conn, alice).await?;
+        let original = store_now(&mut conn, &[(first, vec![draft(alice, "hello", "a-1")])], Dedup::Optimistic).await?;
+        let Appended::Stored(original) = original[0][0].clone() else { panic!("{original:?}") };
+        let batch = [(first, vec![draft(alice, "new", "a-2"), draft(alice, "hello, retried", "a-1")])];
+        let failed = store_now(&mut conn, &batch, Dedup::Optimistic).await;
+        assert!(matches!(&failed, Err(e) if e.is_conflict()), "{failed:?}");
+        let outcomes = store_now(&mut conn, &batch, Dedup::LookUp).await?;
+        assert_eq!(stored(&outcomes[0][0]), (original.seq + 1, "new"));
+        assert_eq!(outcomes[0][1], Appended::Duplicate(original));
+        Ok(())
+    });
+}

@@ -10,7 +10,7 @@ use crate::codes;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::schema::{invites, memberships, rooms, users};
-use crate::users::{USER_COLUMNS, UserRow, user_from_row};
+use crate::users::{UserRow, user_columns, user_from_row};
 
 /// A room to create.
 #[derive(Debug, Clone, Copy)]
@@ -46,29 +46,22 @@ pub enum Listing {
     Public,
 }
 
-/// The columns of a [`Room`].
-type RoomColumns = (
-    rooms::id,
-    rooms::name,
-    rooms::topic,
-    rooms::visibility,
-    rooms::kind,
-    rooms::owner_id,
-    rooms::created_at,
-    rooms::member_count,
-    rooms::last_seq,
-);
-const ROOM_COLUMNS: RoomColumns = (
-    rooms::id,
-    rooms::name,
-    rooms::topic,
-    rooms::visibility,
-    rooms::kind,
-    rooms::owner_id,
-    rooms::created_at,
-    rooms::member_count,
-    rooms::last_seq,
-);
+/// The columns of a [`Room`], in the order of [`RoomRow`]. (Queries name their columns rather than use
+/// `as_select()`, whose selection is tied to one backend: a query written once must compile for both.)
+#[diesel::dsl::auto_type]
+fn room_columns() -> _ {
+    (
+        rooms::id,
+        rooms::name,
+        rooms::topic,
+        rooms::visibility,
+        rooms::kind,
+        rooms::owner_id,
+        rooms::created_at,
+        rooms::member_count,
+        rooms::last_seq,
+    )
+}
 
 #[derive(Queryable)]
 struct RoomRow {
@@ -149,7 +142,7 @@ impl Conn {
     /// # Errors
     /// Database errors only.
     pub async fn room(&mut self, id: RoomId) -> Result<Option<Room>> {
-        let query = rooms::table.find(id.as_bytes().as_slice()).select(ROOM_COLUMNS);
+        let query = rooms::table.find(id.as_bytes().as_slice()).select(room_columns());
         self.first(query).await?.map(RoomRow::into_room).transpose()
     }
 
@@ -158,7 +151,7 @@ impl Conn {
     /// # Errors
     /// Database errors only.
     pub async fn direct_room(&mut self, key: &str) -> Result<Option<Room>> {
-        let query = rooms::table.filter(rooms::direct_key.eq(key)).select(ROOM_COLUMNS).limit(1);
+        let query = rooms::table.filter(rooms::direct_key.eq(key)).select(room_columns()).limit(1);
         self.first(query).await?.map(RoomRow::into_room).transpose()
     }
 
@@ -216,7 +209,7 @@ impl Conn {
             .filter(rooms::name_key.like(pattern).escape('\\'))
             .order(rooms::id.asc())
             .limit(fetch)
-            .select(ROOM_COLUMNS);
+            .select(room_columns());
         let rows: Vec<RoomRow> = match listing {
             Listing::Joined(user) => {
                 let mine =
@@ -266,7 +259,7 @@ impl Conn {
             .inner_join(users::table)
             .filter(memberships::room_id.eq_any(&keys))
             .filter(memberships::user_id.ne(user.as_bytes().as_slice()))
-            .select((memberships::room_id, USER_COLUMNS));
+            .select((memberships::room_id, user_columns()));
         let rows: Vec<(Vec<u8>, UserRow)> = self.load(query).await?;
         rows.into_iter().map(|(room, u)| Ok((RoomId::from_slice(&room)?, user_from_row(u)?))).collect()
     }
@@ -284,7 +277,7 @@ impl Conn {
             .filter(memberships::joined_seq.gt(after_seq))
             .order(memberships::joined_seq.asc())
             .limit(fetch)
-            .select((USER_COLUMNS, memberships::role, memberships::joined_at, memberships::joined_seq));
+            .select((user_columns(), memberships::role, memberships::joined_at, memberships::joined_seq));
         let rows: Vec<(UserRow, i16, i64, i64)> = self.load(query).await?;
         let has_more = rows.len() > limit;
         let members = rows

@@ -63,16 +63,12 @@ struct NewRow<'a> {
     created_at: i64,
 }
 
-/// The columns of a [`CredentialsRow`]. (Queries name their columns rather than `as_select()`, whose
-/// selection is specific to one backend: a query written once must compile for both.)
-const CREDENTIAL_COLUMNS: (
-    users::id,
-    users::username,
-    users::display_name,
-    users::created_at,
-    users::email,
-    users::password_hash,
-) = (users::id, users::username, users::display_name, users::created_at, users::email, users::password_hash);
+/// The columns of a [`CredentialsRow`], in its order. (Queries name their columns rather than use
+/// `as_select()`, whose selection is tied to one backend: a query written once must compile for both.)
+#[diesel::dsl::auto_type]
+fn credential_columns() -> _ {
+    (users::id, users::username, users::display_name, users::created_at, users::email, users::password_hash)
+}
 
 #[derive(Queryable)]
 struct CredentialsRow {
@@ -101,11 +97,13 @@ impl CredentialsRow {
     }
 }
 
-/// The columns of a [`User`], for queries in other modules that join users.
-pub(crate) type UserColumns = (users::id, users::username, users::display_name, users::created_at);
-pub(crate) const USER_COLUMNS: UserColumns = (users::id, users::username, users::display_name, users::created_at);
+/// The columns of a [`User`] ([`UserRow`]), for queries in other modules that join users.
+#[diesel::dsl::auto_type]
+pub(crate) fn user_columns() -> _ {
+    (users::id, users::username, users::display_name, users::created_at)
+}
 
-/// A row of [`USER_COLUMNS`].
+/// A row of [`user_columns()`].
 pub(crate) type UserRow = (Vec<u8>, String, String, i64);
 
 pub(crate) fn user_from_row((id, username, display_name, created_at): UserRow) -> Result<User> {
@@ -147,7 +145,7 @@ impl Conn {
     pub async fn credentials_by_key(&mut self, key: &str) -> Result<Option<Credentials>> {
         let query = users::table
             .filter(users::username_key.eq(key).or(users::email_key.eq(key)))
-            .select(CREDENTIAL_COLUMNS)
+            .select(credential_columns())
             .limit(1);
         self.first(query).await?.map(CredentialsRow::into_credentials).transpose()
     }
@@ -157,7 +155,7 @@ impl Conn {
     /// # Errors
     /// Database errors only; an unknown id is `Ok(None)`.
     pub async fn credentials(&mut self, id: UserId) -> Result<Option<Credentials>> {
-        let query = users::table.find(id.as_bytes().as_slice()).select(CREDENTIAL_COLUMNS);
+        let query = users::table.find(id.as_bytes().as_slice()).select(credential_columns());
         self.first(query).await?.map(CredentialsRow::into_credentials).transpose()
     }
 
@@ -166,7 +164,7 @@ impl Conn {
     /// # Errors
     /// Database errors only; an unknown key is `Ok(None)`.
     pub async fn user_by_username_key(&mut self, key: &str) -> Result<Option<User>> {
-        let query = users::table.filter(users::username_key.eq(key)).select(USER_COLUMNS).limit(1);
+        let query = users::table.filter(users::username_key.eq(key)).select(user_columns()).limit(1);
         self.first(query).await?.map(user_from_row).transpose()
     }
 
@@ -179,7 +177,7 @@ impl Conn {
             return Ok(Vec::new());
         }
         let keys = keys(ids);
-        let rows = self.load(users::table.filter(users::id.eq_any(&keys)).select(USER_COLUMNS)).await?;
+        let rows = self.load(users::table.filter(users::id.eq_any(&keys)).select(user_columns())).await?;
         rows.into_iter().map(user_from_row).collect()
     }
 

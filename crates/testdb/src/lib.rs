@@ -191,3 +191,26 @@ macro_rules! db_test {
         }
     };
 }
+
+/// Creates a user called `name` (email `NAME@example.com`, a placeholder password hash that verifies
+/// nothing) straight in storage, for tests of storage and of the domain crates that need accounts but not
+/// sign-in.
+///
+/// # Errors
+/// Database errors.
+pub async fn user(conn: &mut storage::Conn, name: &str) -> storage::Result<types::UserId> {
+    let id = types::UserId::new();
+    let email = format!("{name}@example.com");
+    conn.insert_user(&storage::users::NewUser {
+        id,
+        username: name,
+        username_key: name,
+        email: &email,
+        email_key: &email,
+        display_name: name,
+        password_hash: "$argon2id$placeholder",
+        created_at: types::Millis::now(),
+    })
+    .await?;
+    Ok(id)
+}

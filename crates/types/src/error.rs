@@ -109,6 +109,39 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for checks that the protos list them all (keep in step with the enum).
+    pub const ALL: [Self; 29] = [
+        Self::FieldInvalid,
+        Self::UsernameTaken,
+        Self::EmailTaken,
+        Self::BadCredentials,
+        Self::LoginThrottled,
+        Self::RateLimited,
+        Self::LimitReached,
+        Self::CredentialsMissing,
+        Self::CredentialsMalformed,
+        Self::TokenExpired,
+        Self::TokenInvalid,
+        Self::SessionEnded,
+        Self::RefreshTokenInvalid,
+        Self::RefreshTokenReused,
+        Self::SessionNotFound,
+        Self::RoomNotFound,
+        Self::UserNotFound,
+        Self::MemberNotFound,
+        Self::InvitationNotFound,
+        Self::NotAMember,
+        Self::RoleInsufficient,
+        Self::AlreadyAMember,
+        Self::DirectRoom,
+        Self::NotConnected,
+        Self::ShuttingDown,
+        Self::StreamFellBehind,
+        Self::Unavailable,
+        Self::Timeout,
+        Self::Internal,
+    ];
+
     /// The upper-snake word clients see.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -11,6 +11,7 @@ mod auth;
 mod grpcurl;
 mod messages;
 mod presence;
+mod reasons;
 mod rooms;
 mod server;
 mod web;

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use types::{Entry, RoomId, TimelinePage};
 
-use super::{ENTRY_COLUMNS, EntryRow};
+use super::{EntryRow, entry_columns};
 use crate::db::Conn;
 use crate::error::Result;
 use crate::schema::{messages, rooms};
@@ -17,7 +17,7 @@ impl Conn {
     /// Database errors only.
     pub async fn page(&mut self, room: RoomId, page: TimelinePage, limit: usize) -> Result<(Vec<Entry>, bool)> {
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-        let base = messages::table.filter(messages::room_id.eq(room.to_vec())).select(ENTRY_COLUMNS);
+        let base = messages::table.filter(messages::room_id.eq(room.to_vec())).select(entry_columns());
         let mut rows: Vec<EntryRow> = match page {
             TimelinePage::Latest => self.load(base.order(messages::seq.desc()).limit(fetch)).await?,
             TimelinePage::Before(seq) => {
@@ -46,7 +46,7 @@ impl Conn {
             .filter(messages::seq.le(up_to))
             .order(messages::seq.asc())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .select(ENTRY_COLUMNS);
+            .select(entry_columns());
         let rows = self.load(query).await?;
         self.entries(rows).await
     }

@@ -45,31 +45,22 @@ impl NewEntry {
     }
 }
 
-/// The columns of an [`EntryRow`].
-type EntryColumns = (
-    messages::room_id,
-    messages::seq,
-    messages::id,
-    messages::kind,
-    messages::sender_id,
-    messages::subject_id,
-    messages::subject_role,
-    messages::body,
-    messages::client_message_id,
-    messages::created_at,
-);
-pub(crate) const ENTRY_COLUMNS: EntryColumns = (
-    messages::room_id,
-    messages::seq,
-    messages::id,
-    messages::kind,
-    messages::sender_id,
-    messages::subject_id,
-    messages::subject_role,
-    messages::body,
-    messages::client_message_id,
-    messages::created_at,
-);
+/// The columns of an [`EntryRow`], in its order.
+#[diesel::dsl::auto_type]
+pub(crate) fn entry_columns() -> _ {
+    (
+        messages::room_id,
+        messages::seq,
+        messages::id,
+        messages::kind,
+        messages::sender_id,
+        messages::subject_id,
+        messages::subject_role,
+        messages::body,
+        messages::client_message_id,
+        messages::created_at,
+    )
+}
 
 /// A stored entry, before its users' names are known.
 #[derive(Queryable)]

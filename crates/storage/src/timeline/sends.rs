@@ -12,7 +12,7 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary, HasSqlType};
 use types::{Entry, RoomId, UserId};
 
-use super::{ENTRY_COLUMNS, EntryRow, NewEntryRow};
+use super::{EntryRow, NewEntryRow, entry_columns};
 use crate::db::{Backed, Conn, Tx};
 use crate::error::Result;
 use crate::schema::{memberships, messages, rooms, users};
@@ -88,7 +88,7 @@ impl Conn {
                 .filter(messages::room_id.eq_any(&rooms))
                 .filter(messages::sender_id.eq_any(&senders))
                 .filter(messages::client_message_id.eq_any(&ids))
-                .select(ENTRY_COLUMNS);
+                .select(entry_columns());
             let rows: Vec<EntryRow> = self.load(query).await?;
             let entries = self.entries(rows).await?;
             found.extend(entries.into_iter().filter(|e| {

@@ -18,13 +18,7 @@ pub fn new_user<'a>(id: UserId, name: &'a str, email: &'a str) -> NewUser<'a> {
     }
 }
 
-/// A user called `name`.
-pub async fn user(conn: &mut Conn, name: &str) -> Result<UserId, Error> {
-    let id = UserId::new();
-    let email = format!("{name}@example.com");
-    conn.insert_user(&new_user(id, name, &email)).await?;
-    Ok(id)
-}
+pub use testdb::user;
 
 /// An empty group room called `name` (no members, no entries).
 pub async fn room(conn: &mut Conn, name: &str, visibility: Visibility) -> Result<RoomId, Error> {

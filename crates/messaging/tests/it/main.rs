@@ -1,0 +1,209 @@
+//! The messaging service's rules on real databases (SQLite and MySQL), without gRPC: sends are durable,
+//! unique per client id and only from members; history pages; a subscription replays then goes live with
+//! every entry once, in order, and stops a room where the subscriber's membership ends.
+
+// A failed expectation in a test is a failed test: panicking is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{Auth, AuthConfig, Identity, Registration};
+use bus::Bus;
+use futures::StreamExt as _;
+use messaging::{Error, Messaging, MessagingConfig, StreamEvent, Subscription};
+use rooms::Rooms;
+use testdb::db_test;
+use tokio_util::sync::CancellationToken;
+use types::{Departure, EntryKind, PageSize, RoomId, TimelinePage, Visibility};
+
+struct Node {
+    auth: Arc<Auth>,
+    rooms: Rooms,
+    messaging: Messaging,
+    _stopping: tokio_util::sync::DropGuard,
+}
+
+fn node(t: &testdb::TestDb) -> anyhow::Result<Node> {
+    let bus = Bus::default();
+    let auth = Arc::new(Auth::new(t.db().clone(), bus.clone(), AuthConfig::new(vec![7; 32]))?);
+    let rooms = Rooms::new(t.db().clone(), bus.clone());
+    let stopping = CancellationToken::new();
+    let messaging = Messaging::new(
+        t.db().clone(),
+        bus,
+        rooms.clone(),
+        auth.clone(),
+        MessagingConfig { reconcile_interval: Duration::from_millis(200), ..MessagingConfig::default() },
+        stopping.clone(),
+    );
+    Ok(Node { auth, rooms, messaging, _stopping: stopping.drop_guard() })
+}
+
+async fn register(node: &Node, name: &str) -> anyhow::Result<Identity> {
+    let email = format!("{name}@example.com");
+    let registration = Registration { username: name, email: &email, password: "password-1", display_name: "" };
+    let (_, tokens) = node.auth.register(registration).await?;
+    Ok(node.auth.authenticate(Some(&format!("Bearer {}", tokens.access_token))).await?)
+}
+
+/// The next timeline entry on a subscription (skipping other events), failing after ten seconds.
+async fn next_entry(sub: &mut Subscription) -> anyhow::Result<Arc<types::Entry>> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await? {
+            Some(Ok(StreamEvent::Entry(e))) => return Ok(e),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => anyhow::bail!("stream failed: {e}"),
+            None => anyhow::bail!("stream ended"),
+        }
+    }
+}
+
+db_test!(async fn a_retried_send_returns_the_original_and_only_members_send(t) {
+    let n = node(t)?;
+    let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    let first = n.messaging.send(alice.user_id, room, "hello", "c-1").await?;
+    let again = n.messaging.send(alice.user_id, room, "hello, edited on retry", "c-1").await?;
+    assert_eq!((again.seq, again.id, again.body.as_str()), (first.seq, first.id, "hello"));
+    assert!(matches!(n.messaging.send(bob.user_id, room, "hi", "b-1").await, Err(Error::Rooms(rooms::Error::NotMember))));
+    let hidden = n.rooms.create(alice.user_id, "secret", "", Visibility::Private).await?.room.id;
+    assert!(matches!(n.messaging.send(bob.user_id, hidden, "hi", "b-1").await, Err(Error::Rooms(rooms::Error::RoomNotFound))));
+    assert!(matches!(n.messaging.send(alice.user_id, RoomId::new(), "hi", "a-1").await, Err(Error::Rooms(rooms::Error::RoomNotFound))));
+    for (body, id) in [("", "x"), ("  \n ", "x"), (&*"x".repeat(4001), "x"), ("ok", ""), ("ok", &*"i".repeat(65))] {
+        assert!(matches!(n.messaging.send(alice.user_id, room, body, id).await, Err(Error::Invalid(_))), "{body:?} {id:?}");
+    }
+    Ok(())
+});
+
+db_test!(async fn concurrent_sends_get_contiguous_seqs_each_once(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    let sends = (0..40).map(|i| {
+        let id = format!("c-{}", i % 30); // ten of them retry an earlier id
+        let m = n.messaging.clone();
+        async move { m.send(alice.user_id, room, &format!("m{i}"), &id).await }
+    });
+    let stored = futures::future::try_join_all(sends).await?;
+    let mut seqs: Vec<i64> = stored.iter().map(|e| e.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs, (2..32).collect::<Vec<_>>(), "30 distinct sends after the owner's join, no gaps");
+    Ok(())
+});
+
+db_test!(async fn history_pages_both_ways_and_needs_membership(t) {
+    let n = node(t)?;
+    let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    for i in 0..5 {
+        n.messaging.send(alice.user_id, room, &format!("m{i}"), &format!("c{i}")).await?;
+    }
+    let size = PageSize::requested(Some(2));
+    let (latest, more) = n.messaging.history(alice.user_id, room, TimelinePage::Latest, size).await?;
+    assert_eq!((latest.iter().map(|e| e.seq).collect::<Vec<_>>(), more), (vec![5, 6], true));
+    let (older, _) = n.messaging.history(alice.user_id, room, TimelinePage::Before(5), size).await?;
+    assert_eq!(older.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+    assert!(matches!(
+        n.messaging.history(bob.user_id, room, TimelinePage::Latest, size).await,
+        Err(Error::Rooms(rooms::Error::NotMember))
+    ));
+    Ok(())
+});
+
+db_test!(async fn a_subscription_replays_then_goes_live_with_every_entry_once(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    for i in 0..3 {
+        n.messaging.send(alice.user_id, room, &format!("old {i}"), &format!("o{i}")).await?;
+    }
+    let mut sub = n.messaging.subscribe(alice, vec![(room, 0)], false).await?;
+    assert!(matches!(sub.next().await, Some(Ok(StreamEvent::Ready(rooms))) if rooms == vec![(room, 0)]));
+    // Sends racing the replay: whatever the interleaving, each seq arrives once and in order.
+    let sender = {
+        let m = n.messaging.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                m.send(alice.user_id, room, &format!("new {i}"), &format!("n{i}")).await?;
+            }
+            Ok::<_, Error>(())
+        })
+    };
+    let mut seqs = Vec::new();
+    while seqs.len() < 24 {
+        seqs.push(next_entry(&mut sub).await?.seq);
+    }
+    sender.await??;
+    assert_eq!(seqs, (1..=24).collect::<Vec<_>>());
+    Ok(())
+});
+
+db_test!(async fn an_entry_written_behind_the_bus_arrives_through_the_tail_check(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room;
+    let mut sub = n.messaging.subscribe(alice, vec![(room.id, room.last_seq)], false).await?;
+    let entry = storage::timeline::NewEntry {
+        kind: EntryKind::Text,
+        sender_id: alice.user_id,
+        subject: None,
+        body: "from another node".into(),
+        client_message_id: Some("elsewhere".into()),
+    };
+    let stored = t.db().write().await?.append_one(room.id, &entry).await?;
+    let got = next_entry(&mut sub).await?;
+    assert_eq!((got.seq, got.body.as_str()), (stored.seq, "from another node"));
+    Ok(())
+});
+
+db_test!(async fn a_removed_member_stops_receiving_after_the_entry_that_says_so(t) {
+    let n = node(t)?;
+    let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    n.rooms.join(bob.user_id, room).await?;
+    let mut sub = n.messaging.subscribe(bob, Vec::new(), false).await?;
+    assert!(matches!(sub.next().await, Some(Ok(StreamEvent::Ready(_)))));
+    n.rooms.remove(alice.user_id, room, bob.user_id).await?;
+    let removal = next_entry(&mut sub).await?;
+    assert_eq!(removal.kind, EntryKind::MemberRemoved);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await? {
+            Some(Ok(StreamEvent::RoomRemoved { room_id, reason, last_seq })) => {
+                assert_eq!((room_id, reason, last_seq), (room, Departure::Removed, removal.seq));
+                break;
+            }
+            Some(Ok(StreamEvent::Entry(e))) => panic!("delivered after the removal: {e:?}"),
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    n.messaging.send(alice.user_id, room, "after bob left", "a-1").await?;
+    let quiet = tokio::time::timeout(Duration::from_millis(500), async {
+        loop {
+            if let Some(Ok(StreamEvent::Entry(e))) = sub.next().await {
+                return e;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "nothing more of that room");
+    Ok(())
+});
+
+db_test!(async fn a_logged_out_session_ends_its_streams(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room;
+    let mut sub = n.messaging.subscribe(alice, vec![(room.id, room.last_seq)], false).await?;
+    n.auth.logout(&alice, auth::LogoutScope::ThisSession).await?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), sub.next()).await? {
+            Some(Err(Error::SessionEnded)) => break,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    Ok(())
+});
