@@ -12,11 +12,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { messages, presence as presenceApi, rooms as roomsApi } from "../api/client";
 import { describeError } from "../api/errors";
 import { endSession, type SessionUser } from "../api/session";
-import type { User } from "../gen/chat/v1/auth_pb";
 import { MessageKind, type Message, type SubscribeResponse } from "../gen/chat/v1/messages_pb";
 import { PresenceStatus } from "../gen/chat/v1/presence_pb";
 import { ListRoomsScope, type Member, type Room } from "../gen/chat/v1/rooms_pb";
 import { LocalMemory } from "./local";
+import { People, type Person } from "./people";
 import { Backoff } from "./retry";
 
 export interface RoomState {
@@ -59,10 +59,7 @@ export interface Connection {
   error: string | null;
 }
 
-export interface Person {
-  username: string;
-  displayName: string;
-}
+export type { Person };
 
 export interface Snapshot {
   rooms: RoomState[];
@@ -84,17 +81,13 @@ const UNREAD_REPLAY = 200;
 export class ChatStore {
   private rooms = new Map<string, RoomState>();
   private invitations = new Map<string, Invitation>();
-  private presence = new Map<string, PresenceStatus>();
-  private people = new Map<string, Person>();
+  private people = new People();
   private connection: Connection = { phase: "connecting", retryAt: null, error: null };
   private activeId: string | null = null;
   private away = false;
   private live = false;
   private visible = document.visibilityState !== "hidden";
   private restored = false;
-  /** When each user's presence last changed by an event, on a counter: lists older than that are stale. */
-  private presenceAt = new Map<string, number>();
-  private presenceClock = 0;
   private presenceRefresh: ReturnType<typeof setTimeout> | null = null;
   private snapshot: Snapshot;
   private flush: ReturnType<typeof setTimeout> | null = null;
@@ -107,7 +100,7 @@ export class ChatStore {
   constructor(self: SessionUser) {
     this.self = self;
     this.memory = new LocalMemory(self.id);
-    this.people.set(self.id, { username: self.username, displayName: self.displayName || self.username });
+    this.people.names.set(self.id, { username: self.username, displayName: self.displayName || self.username });
     this.snapshot = this.makeSnapshot();
   }
 
@@ -133,8 +126,8 @@ export class ChatStore {
     return {
       rooms,
       invitations: [...this.invitations.values()],
-      presence: new Map(this.presence),
-      people: new Map(this.people),
+      presence: new Map(this.people.status),
+      people: new Map(this.people.names),
       connection: this.connection,
       activeId: this.activeId,
       away: this.away,
@@ -220,7 +213,7 @@ export class ChatStore {
    * (a room the stream just added) or a room never seen here starts at its newest entry.
    */
   private upsertRoom(room: Room, afterSeq?: number) {
-    if (room.directPeer) this.learn(room.directPeer);
+    if (room.directPeer) this.people.learn(room.directPeer);
     this.invitations.delete(room.id);
     const existing = this.rooms.get(room.id);
     if (existing) {
@@ -268,14 +261,9 @@ export class ChatStore {
       case "message":
         this.addEntry(event.value, true);
         break;
-      case "presenceChanged": {
-        const p = event.value.presence;
-        if (!p?.user) return;
-        this.learn(p.user);
-        this.presence.set(p.user.id, p.status);
-        this.presenceAt.set(p.user.id, ++this.presenceClock);
+      case "presenceChanged":
+        if (event.value.presence) this.people.event(event.value.presence);
         break;
-      }
       case "roomAdded":
         if (event.value.room) this.upsertRoom(event.value.room, Number(event.value.afterSeq));
         this.schedulePresenceRefresh();
@@ -391,7 +379,7 @@ export class ChatStore {
 
   /** Loads (again) a room's members: they name senders and decide what the user may do. */
   async loadMembers(roomId: string) {
-    const clock = this.presenceClock;
+    const mark = this.people.mark();
     const all: Member[] = [];
     let pageToken = "";
     do {
@@ -399,9 +387,9 @@ export class ChatStore {
       all.push(...page.members);
       pageToken = page.nextPageToken;
     } while (pageToken);
-    for (const m of all) if (m.user) this.learn(m.user);
-    this.applyPresence(
-      clock,
+    for (const m of all) if (m.user) this.people.learn(m.user);
+    this.people.apply(
+      mark,
       all.flatMap((m) => (m.user ? [[m.user.id, m.presence] as const] : [])),
     );
     const state = this.rooms.get(roomId);
@@ -467,35 +455,14 @@ export class ChatStore {
 
   /** Everyone online or away among those who share a room with the user; the others are offline. */
   private async refreshPresence() {
-    const clock = this.presenceClock;
+    const mark = this.people.mark();
     try {
       const { users } = await presenceApi.listOnlineUsers({ roomId: "" });
-      const online = new Map<string, PresenceStatus>();
-      for (const p of users) {
-        if (!p.user) continue;
-        this.learn(p.user);
-        online.set(p.user.id, p.status);
-      }
-      const offline = [...this.presence.keys()].filter((id) => !online.has(id));
-      this.applyPresence(clock, [...online, ...offline.map((id) => [id, PresenceStatus.OFFLINE] as const)]);
+      this.people.applyOnline(mark, users);
+      this.changed();
     } catch (e) {
       console.warn("presence:", describeError(e));
     }
-  }
-
-  /** Applies statuses read when the clock said `clock`, except where an event has said something newer. */
-  private applyPresence(clock: number, statuses: Iterable<readonly [string, PresenceStatus]>) {
-    for (const [id, status] of statuses) {
-      if ((this.presenceAt.get(id) ?? 0) <= clock && status !== PresenceStatus.UNSPECIFIED) this.presence.set(id, status);
-    }
-    this.changed();
-  }
-
-  private learn(user: User) {
-    const known = this.people.get(user.id);
-    const displayName = user.displayName || user.username;
-    if (known?.username === user.username && known.displayName === displayName) return;
-    this.people.set(user.id, { username: user.username, displayName });
   }
 }
 
