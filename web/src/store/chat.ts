@@ -16,63 +16,11 @@ import { MessageKind, type Message, type SubscribeResponse } from "../gen/chat/v
 import { PresenceStatus } from "../gen/chat/v1/presence_pb";
 import { ListRoomsScope, type Member, type Room } from "../gen/chat/v1/rooms_pb";
 import { LocalMemory } from "./local";
-import { People, type Person } from "./people";
+import { People } from "./people";
+import type { Connection, Invitation, RoomState, Snapshot } from "./types";
 import { Backoff } from "./retry";
 
-export interface RoomState {
-  room: Room;
-  /** Loaded entries by seq (a contiguous run ending at the newest loaded). */
-  entries: Map<number, Message>;
-  /** Changes whenever `entries` does, for views that memoise on it. */
-  version: number;
-  /** Whether the newest page has been loaded (entries are kept only then). */
-  loaded: boolean;
-  /** Whether older entries exist before the oldest loaded one. */
-  hasOlder: boolean;
-  /** The highest seq this tab knows of: the stream resumes after it. */
-  latest: number;
-  /** The highest seq the user has seen (remembered in this browser; see local.ts). */
-  seen: number;
-  /** Others' messages after `seen`. */
-  unread: number;
-  /** Whether there are more unread messages than were counted (history beyond the replay window). */
-  unreadMore: boolean;
-  /** Counts membership entries, so that views reload the member list when it changes. */
-  membership: number;
-  /** The member list, once loaded. */
-  members: Member[] | null;
-}
-
-export interface Invitation {
-  room: Room;
-  /** The inviter's username, when this browser saw the invitation arrive; else empty. */
-  inviter: string;
-}
-
-export type Phase = "connecting" | "live" | "reconnecting";
-
-export interface Connection {
-  phase: Phase;
-  /** When the next attempt starts (ms since the epoch), while waiting for it. */
-  retryAt: number | null;
-  /** Why the last attempt failed, in plain words. */
-  error: string | null;
-}
-
-export type { Person };
-
-export interface Snapshot {
-  rooms: RoomState[];
-  invitations: Invitation[];
-  presence: ReadonlyMap<string, PresenceStatus>;
-  /** Everyone the app has a display name for, by user id. */
-  people: ReadonlyMap<string, Person>;
-  connection: Connection;
-  activeId: string | null;
-  /** Whether this user is (being) shown as away. */
-  away: boolean;
-  unreadTotal: number;
-}
+export type { Connection, Invitation, Person, Phase, RoomState, Snapshot } from "./types";
 
 const PAGE = 50;
 /** At most this many entries per room are replayed at start to count what arrived since the last visit. */
