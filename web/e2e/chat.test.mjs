@@ -292,21 +292,29 @@ try {
     step("8. the server restarts behind an open page: reconnecting, then catch-up exactly once");
     await roomItem(a, longName).click();
     await body(a, "message 301").waitFor();
-    const banner = a.getByTestId("connection-banner");
-    await Promise.all([
-      restartServer(),
-      (async () => {
-        await banner.getByText("Reconnecting…").waitFor();
-        await shot(a, "17-reconnecting");
-      })(),
-    ]);
+    // The same user on a phone, in the same room (the last open one), sees the banner too.
+    const phone = await contextA.newPage();
+    await phone.setViewportSize({ width: 375, height: 740 });
+    await phone.goto(env.url);
+    await body(phone, "message 301").waitFor();
+    await live(phone);
+    const reconnecting = async (page, name) => {
+      await page.getByTestId("connection-banner").getByText("Reconnecting…").waitFor();
+      await shot(page, name);
+    };
+    await Promise.all([restartServer(), reconnecting(a, "17-reconnecting"), reconnecting(phone, "17-phone-reconnecting")]);
     await seed.send(seeder, longRoomId, "sent during the restart");
-    await body(a, "sent during the restart").waitFor({ timeout: 20_000 });
-    await live(a, 20_000);
+    for (const page of [a, phone]) {
+      await body(page, "sent during the restart").waitFor({ timeout: 20_000 });
+      await live(page, 20_000);
+    }
     await a.waitForTimeout(500);
-    check((await body(a, "sent during the restart").count()) === 1, "the message sent during the restart arrives once");
-    check((await body(a, "message 301").count()) === 1, "and nothing before it is repeated");
+    for (const page of [a, phone]) {
+      check((await body(page, "sent during the restart").count()) === 1, "the message sent during the restart arrives once");
+      check((await body(page, "message 301").count()) === 1, "and nothing before it is repeated");
+    }
     await shot(a, "18-after-restart");
+    await phone.close();
   } else {
     step("8. (skipped: restarting the server needs the Rust harness)");
   }
