@@ -33,7 +33,7 @@
 
 import { chromium } from "playwright-core";
 import { body, checkLongRoom, checkNewBelow } from "./long-room.mjs";
-import { audit, box, check, env, live, loadSeeder, pageFits, register, restartServer, setHidden, shot, step } from "./lib.mjs";
+import { audit, box, check, closeControl, env, live, loadSeeder, pageFits, register, restartServer, setHidden, shot, step } from "./lib.mjs";
 
 if (!env.url) {
   console.error("set PARLEY_E2E_URL to the server's address, e.g. http://127.0.0.1:50051");
@@ -330,5 +330,6 @@ try {
   process.exitCode = 1;
 } finally {
   clearTimeout(timer);
+  closeControl();
   await browser.close();
 }

@@ -81,6 +81,7 @@ export async function loadSeeder() {
   return import(outfile);
 }
 
+let control;
 let stdinLines;
 
 /**
@@ -89,7 +90,8 @@ let stdinLines;
  * starts a new one on the same database and answers `restarted` on stdin.
  */
 export async function restartServer() {
-  stdinLines ??= createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  control ??= createInterface({ input: process.stdin });
+  stdinLines ??= control[Symbol.asyncIterator]();
   console.log("PARLEY-E2E restart");
   const answer = await Promise.race([
     stdinLines.next(),
@@ -124,3 +126,8 @@ export function pageFits(page) {
   );
 }
 
+/** Stops reading the harness's answers (an open stdin would keep Node running). */
+export function closeControl() {
+  control?.close();
+  process.stdin.destroy();
+}
