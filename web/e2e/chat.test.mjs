@@ -286,6 +286,7 @@ try {
   await bobRow.waitFor({ state: "detached" });
   await a.getByTestId("timeline").getByText(`removed ${bob.username}`).waitFor();
   await roomItem(b, roomName).waitFor({ state: "detached" });
+  await b.getByText(`You were removed from ${roomName}.`).waitFor();
   await shot(a, "16-members-removed");
 
   if (env.control) {

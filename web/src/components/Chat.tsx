@@ -59,6 +59,14 @@ export function Chat({ user }: { user: SessionUser }) {
                 </button>
               </div>
             )}
+            {snap.notice && (
+              <div className="banner notice" role="status">
+                <span>{snap.notice}</span>
+                <button className="link" onClick={() => store.dismissNotice()} aria-label="Dismiss notice">
+                  ✕
+                </button>
+              </div>
+            )}
             {active ? (
               <RoomView key={active.room.id} state={active} />
             ) : (

@@ -12,7 +12,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { messages, presence as presenceApi, rooms as roomsApi } from "../api/client";
 import { describeError } from "../api/errors";
 import { endSession, type SessionUser } from "../api/session";
-import { MessageKind, type Message, type SubscribeResponse } from "../gen/chat/v1/messages_pb";
+import { MessageKind, RoomRemovedReason, type Message, type SubscribeResponse } from "../gen/chat/v1/messages_pb";
 import { PresenceStatus } from "../gen/chat/v1/presence_pb";
 import { ListRoomsScope, type Member, type Room } from "../gen/chat/v1/rooms_pb";
 import { LocalMemory } from "./local";
@@ -33,6 +33,7 @@ export class ChatStore {
   private connection: Connection = { phase: "connecting", retryAt: null, error: null };
   private activeId: string | null = null;
   private away = false;
+  private notice: string | null = null;
   private live = false;
   private visible = document.visibilityState !== "hidden";
   private restored = false;
@@ -79,6 +80,7 @@ export class ChatStore {
       connection: this.connection,
       activeId: this.activeId,
       away: this.away,
+      notice: this.notice,
       unreadTotal: rooms.reduce((n, r) => n + r.unread, 0),
     };
   }
@@ -216,9 +218,14 @@ export class ChatStore {
         if (event.value.room) this.upsertRoom(event.value.room, Number(event.value.afterSeq));
         this.schedulePresenceRefresh();
         break;
-      case "roomRemoved":
+      case "roomRemoved": {
+        const removed = this.rooms.get(event.value.roomId);
+        if (removed && event.value.reason === RoomRemovedReason.REMOVED) {
+          this.notice = `You were removed from ${roomTitle(removed.room, this.self.id)}.`;
+        }
         this.dropRoom(event.value.roomId);
         break;
+      }
       case "invitationReceived":
         if (event.value.room && !this.rooms.has(event.value.room.id)) {
           const { room, inviterUsername } = event.value;
@@ -374,6 +381,11 @@ export class ChatStore {
   private forgetInvitation(roomId: string) {
     this.invitations.delete(roomId);
     this.memory.setInviter(roomId, null);
+  }
+
+  dismissNotice() {
+    this.notice = null;
+    this.changed();
   }
 
   /** Shows the user as away (or back). Applied again after every reconnection. */

@@ -57,5 +57,7 @@ export interface Snapshot {
   activeId: string | null;
   /** Whether this user is (being) shown as away. */
   away: boolean;
+  /** Something that happened to the user that they should hear about (e.g. removal from a room). */
+  notice: string | null;
   unreadTotal: number;
 }
