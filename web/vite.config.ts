@@ -1,4 +1,4 @@
-import { defineConfig } from "vite";
+import { defineConfig } from "vitest/config";
 
 // The API lives under /chat.v1.<Service>/<Method>. In development those calls go to a local parleyd
 // (PARLEY_DEV_API, default http://127.0.0.1:50051); in production parleyd serves the built app itself.
@@ -12,4 +12,6 @@ export default defineConfig({
     },
   },
   build: { outDir: "dist", emptyOutDir: true },
+  // Unit tests only (the browser test is e2e/, run by cargo test or by hand).
+  test: { include: ["src/**/*.test.{ts,tsx}"] },
 });

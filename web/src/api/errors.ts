@@ -15,7 +15,8 @@ export function describeError(e: unknown): string {
   const err = ConnectError.from(e);
   // A failed fetch (no network, server down) surfaces as UNKNOWN with the browser's TypeError.
   if (err.code === Code.Unknown && err.cause instanceof TypeError) return UNREACHABLE;
-  if (err.code === Code.Unavailable && !err.rawMessage) return UNREACHABLE;
+  // UNAVAILABLE also comes from proxies (Envoy's "upstream connect error…"), whose words are not for people.
+  if (err.code === Code.Unavailable) return UNREACHABLE;
   const text = err.rawMessage || "Something went wrong. Please try again.";
   return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
 }

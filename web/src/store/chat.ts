@@ -1,0 +1,444 @@
+// The chat state of one signed-in tab, fed by one Subscribe stream for all rooms.
+//
+// Each attempt to connect lists the joined rooms and pending invitations, then opens the stream with a
+// cursor per room (the last seq this tab knows of) and follow_joins, so after a dropped connection it
+// resumes exactly where it stopped: every entry after the cursor is replayed, then it goes on live. Failed
+// attempts are retried with backoff (see retry.ts), the first one as much as later ones, and the connection
+// state says when the next try is. Entries are kept per room in a map by seq, so an entry seen twice (a
+// page loaded while the stream delivered it) is stored once. React reads the state through
+// useSyncExternalStore; changes are coalesced into one new snapshot per task.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { messages, presence as presenceApi, rooms as roomsApi } from "../api/client";
+import { describeError } from "../api/errors";
+import { endSession, type SessionUser } from "../api/session";
+import { MessageKind, RoomRemovedReason, type Message, type SubscribeResponse } from "../gen/chat/v1/messages_pb";
+import { PresenceStatus } from "../gen/chat/v1/presence_pb";
+import { ListRoomsScope, type Member, type Room } from "../gen/chat/v1/rooms_pb";
+import { LocalMemory } from "./local";
+import { People } from "./people";
+import type { Connection, Invitation, RoomState, Snapshot } from "./types";
+import { Backoff } from "./retry";
+
+export type { Connection, Invitation, Person, Phase, RoomState, Snapshot } from "./types";
+
+const PAGE = 50;
+/** At most this many entries per room are replayed at start to count what arrived since the last visit. */
+const UNREAD_REPLAY = 200;
+
+export class ChatStore {
+  private rooms = new Map<string, RoomState>();
+  private invitations = new Map<string, Invitation>();
+  private people = new People();
+  private connection: Connection = { phase: "connecting", retryAt: null, error: null };
+  private activeId: string | null = null;
+  private away = false;
+  private notice: string | null = null;
+  private live = false;
+  private visible = document.visibilityState !== "hidden";
+  private restored = false;
+  private presenceRefresh: ReturnType<typeof setTimeout> | null = null;
+  private snapshot: Snapshot;
+  private flush: ReturnType<typeof setTimeout> | null = null;
+  private listeners = new Set<() => void>();
+  private abort = new AbortController();
+  private backoff = new Backoff();
+  private memory: LocalMemory;
+  private self: SessionUser;
+
+  constructor(self: SessionUser) {
+    this.self = self;
+    this.memory = new LocalMemory(self.id);
+    this.people.names.set(self.id, { username: self.username, displayName: self.displayName || self.username });
+    this.snapshot = this.makeSnapshot();
+  }
+
+  subscribe = (listener: () => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = () => this.snapshot;
+
+  private changed() {
+    this.flush ??= setTimeout(() => {
+      this.flush = null;
+      this.snapshot = this.makeSnapshot();
+      this.listeners.forEach((l) => l());
+    }, 0);
+  }
+
+  private makeSnapshot(): Snapshot {
+    const rooms = [...this.rooms.values()].sort((a, b) =>
+      roomTitle(a.room, this.self.id).localeCompare(roomTitle(b.room, this.self.id)),
+    );
+    return {
+      rooms,
+      invitations: [...this.invitations.values()],
+      presence: new Map(this.people.status),
+      people: new Map(this.people.names),
+      connection: this.connection,
+      activeId: this.activeId,
+      away: this.away,
+      notice: this.notice,
+      unreadTotal: rooms.reduce((n, r) => n + r.unread, 0),
+    };
+  }
+
+  /** Connects, and keeps connecting until stop(). */
+  start() {
+    window.addEventListener("online", this.retryNow);
+    void this.run();
+  }
+
+  stop() {
+    window.removeEventListener("online", this.retryNow);
+    this.abort.abort();
+    if (this.flush) clearTimeout(this.flush);
+    if (this.presenceRefresh) clearTimeout(this.presenceRefresh);
+  }
+
+  /** Ends the wait before the next attempt to connect. */
+  retryNow = () => {
+    this.backoff.now();
+  };
+
+  private async run() {
+    const signal = this.abort.signal;
+    let everLive = false;
+    while (!signal.aborted) {
+      let failure: unknown = null;
+      try {
+        await this.loadLists();
+        if (!this.restored) {
+          this.restored = true;
+          const last = this.memory.lastRoom();
+          if (last && this.rooms.has(last)) void this.open(last).catch((e) => console.warn("reopening:", e));
+        }
+        const cursors = [...this.rooms.values()].map((r) => ({ roomId: r.room.id, afterSeq: BigInt(r.latest) }));
+        for await (const response of messages.subscribe({ rooms: cursors, followJoins: true }, { signal })) {
+          if (response.event.case === "ready") {
+            everLive = true;
+            this.backoff.reset();
+          }
+          this.handle(response.event);
+        }
+        // The server ended the stream (it is shutting down): reconnect.
+      } catch (e) {
+        if (signal.aborted) return;
+        if (ConnectError.from(e).code === Code.Unauthenticated) {
+          endSession("Your session has ended. Please sign in again.");
+          return;
+        }
+        failure = e;
+        console.warn("connection failed:", describeError(e));
+      }
+      this.live = false;
+      const wait = this.backoff.next();
+      const phase = everLive ? "reconnecting" : "connecting";
+      this.connection = { phase, retryAt: Date.now() + wait, error: failure ? describeError(failure) : null };
+      this.changed();
+      await this.backoff.sleep(wait, signal);
+      this.connection = { ...this.connection, retryAt: null };
+      this.changed();
+    }
+  }
+
+  /** The joined rooms and pending invitations, as the server has them now. */
+  private async loadLists() {
+    const [joined, invited] = await Promise.all([listAll(ListRoomsScope.JOINED), listAll(ListRoomsScope.INVITED)]);
+    const keep = new Set(joined.map((r) => r.id));
+    for (const id of [...this.rooms.keys()]) if (!keep.has(id)) this.dropRoom(id);
+    for (const room of joined) this.upsertRoom(room);
+    this.invitations.clear();
+    for (const room of invited) {
+      if (!keep.has(room.id)) this.invitations.set(room.id, { room, inviter: this.memory.inviter(room.id) });
+    }
+    this.changed();
+  }
+
+  /**
+   * Adds or updates a room. A room new to this tab starts where the user last read it in this browser, so
+   * that the stream replays (up to UNREAD_REPLAY) what arrived since and counts it as unread; `afterSeq`
+   * (a room the stream just added) or a room never seen here starts at its newest entry.
+   */
+  private upsertRoom(room: Room, afterSeq?: number) {
+    if (room.directPeer) this.people.learn(room.directPeer);
+    this.invitations.delete(room.id);
+    const existing = this.rooms.get(room.id);
+    if (existing) {
+      // Keep its cursor: the stream replays anything newer.
+      existing.room = room;
+      return;
+    }
+    const last = Number(room.lastSeq);
+    const stored = afterSeq === undefined ? this.memory.seenSeq(room.id) : undefined;
+    const seen = stored === undefined ? (afterSeq ?? last) : Math.min(stored, last);
+    if (stored === undefined) this.memory.setSeen(room.id, seen);
+    this.rooms.set(room.id, {
+      room,
+      entries: new Map(),
+      version: 0,
+      loaded: false,
+      hasOlder: true,
+      latest: Math.max(seen, last - UNREAD_REPLAY),
+      seen,
+      unread: 0,
+      unreadMore: seen < last - UNREAD_REPLAY,
+      membership: 0,
+      members: null,
+    });
+  }
+
+  private dropRoom(roomId: string) {
+    this.rooms.delete(roomId);
+    this.memory.forgetRoom(roomId);
+    if (this.activeId === roomId) {
+      this.activeId = null;
+      this.memory.setLastRoom(null);
+    }
+  }
+
+  private handle(event: SubscribeResponse["event"]) {
+    switch (event.case) {
+      case "ready":
+        this.live = true;
+        this.connection = { phase: "live", retryAt: null, error: null };
+        if (this.away) void this.sendPresence(PresenceStatus.AWAY);
+        // Presence changes missed while disconnected are not replayed: ask for the current state.
+        void this.refreshPresence();
+        break;
+      case "message":
+        this.addEntry(event.value, true);
+        break;
+      case "presenceChanged":
+        if (event.value.presence) this.people.event(event.value.presence);
+        break;
+      case "roomAdded":
+        if (event.value.room) this.upsertRoom(event.value.room, Number(event.value.afterSeq));
+        this.schedulePresenceRefresh();
+        break;
+      case "roomRemoved": {
+        const removed = this.rooms.get(event.value.roomId);
+        if (removed && event.value.reason === RoomRemovedReason.REMOVED) {
+          this.notice = `You were removed from ${roomTitle(removed.room, this.self.id)}.`;
+        }
+        this.dropRoom(event.value.roomId);
+        break;
+      }
+      case "invitationReceived":
+        if (event.value.room && !this.rooms.has(event.value.room.id)) {
+          const { room, inviterUsername } = event.value;
+          this.invitations.set(room.id, { room, inviter: inviterUsername });
+          this.memory.setInviter(room.id, inviterUsername);
+        }
+        break;
+      case "invitationEnded":
+        this.forgetInvitation(event.value.roomId);
+        break;
+      default:
+        return; // heartbeats change nothing
+    }
+    this.changed();
+  }
+
+  private addEntry(m: Message, live: boolean) {
+    const state = this.rooms.get(m.roomId);
+    if (!state) return;
+    const seq = Number(m.seq);
+    if (live && seq > state.latest) {
+      state.latest = seq;
+      state.room.lastSeq = BigInt(seq);
+      if (m.kind !== MessageKind.TEXT) state.membership += 1;
+      // Someone new shares a room: their presence came before they did.
+      if (m.kind === MessageKind.MEMBER_JOINED && m.senderId !== this.self.id) this.schedulePresenceRefresh();
+      if (this.isReading(m.roomId)) this.markSeen(state);
+      else if (seq > state.seen && m.senderId !== this.self.id && m.kind === MessageKind.TEXT) state.unread += 1;
+    }
+    // Kept only when it continues what is loaded (older gaps are filled by paging).
+    if (state.loaded) {
+      state.entries.set(seq, m);
+      state.version += 1;
+    }
+  }
+
+  private isReading(roomId: string) {
+    return this.activeId === roomId && this.visible;
+  }
+
+  private markSeen(state: RoomState) {
+    state.seen = Math.max(state.seen, state.latest);
+    state.unread = 0;
+    state.unreadMore = false;
+    this.memory.setSeen(state.room.id, state.seen);
+  }
+
+  /** The tab was hidden or shown: a shown tab reads its open room. */
+  setVisible(visible: boolean) {
+    this.visible = visible;
+    const state = this.activeId ? this.rooms.get(this.activeId) : undefined;
+    if (visible && state) this.markSeen(state);
+    this.changed();
+  }
+
+  /** Opens a room (null: none): marks it read and loads its newest page the first time. */
+  async open(roomId: string | null) {
+    this.activeId = roomId;
+    this.memory.setLastRoom(roomId);
+    const state = roomId ? this.rooms.get(roomId) : undefined;
+    if (state && this.visible) this.markSeen(state);
+    this.changed();
+    if (state && !state.loaded) await this.loadNewest(state);
+  }
+
+  private async loadNewest(state: RoomState) {
+    const page = await messages.listMessages({ roomId: state.room.id, limit: PAGE });
+    state.loaded = true;
+    state.hasOlder = page.hasMore;
+    for (const m of page.messages) this.addEntry(m, false);
+    // Entries the stream delivered while the page was on its way were not kept: read them.
+    let newest = page.messages.length ? Number(page.messages[page.messages.length - 1].seq) : 0;
+    while (newest < state.latest) {
+      const next = await messages.listMessages({ roomId: state.room.id, afterSeq: BigInt(newest), limit: 200 });
+      for (const m of next.messages) this.addEntry(m, false);
+      if (!next.messages.length) break;
+      newest = Number(next.messages[next.messages.length - 1].seq);
+    }
+    this.changed();
+  }
+
+  private loadingOlder = new Set<string>();
+
+  /** Loads the page before the oldest loaded entry; false when there is none (or one is on its way). */
+  async loadOlder(roomId: string): Promise<boolean> {
+    const state = this.rooms.get(roomId);
+    if (!state || !state.loaded || !state.hasOlder || this.loadingOlder.has(roomId)) return false;
+    const oldest = Math.min(...state.entries.keys());
+    if (!Number.isFinite(oldest) || oldest <= 1) {
+      state.hasOlder = false;
+      this.changed();
+      return false;
+    }
+    this.loadingOlder.add(roomId);
+    try {
+      const page = await messages.listMessages({ roomId, beforeSeq: BigInt(oldest), limit: PAGE });
+      for (const m of page.messages) state.entries.set(Number(m.seq), m);
+      state.hasOlder = page.hasMore;
+      state.version += 1;
+      this.changed();
+      return page.messages.length > 0;
+    } finally {
+      this.loadingOlder.delete(roomId);
+    }
+  }
+
+  /** Loads (again) a room's members: they name senders and decide what the user may do. */
+  async loadMembers(roomId: string) {
+    const mark = this.people.mark();
+    const all: Member[] = [];
+    let pageToken = "";
+    do {
+      const page = await roomsApi.listMembers({ roomId, pageSize: 200, pageToken });
+      all.push(...page.members);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    for (const m of all) if (m.user) this.people.learn(m.user);
+    this.people.apply(
+      mark,
+      all.flatMap((m) => (m.user ? [[m.user.id, m.presence] as const] : [])),
+    );
+    const state = this.rooms.get(roomId);
+    if (state) state.members = all;
+    this.changed();
+  }
+
+  /** Adds a room the caller just created, joined or opened as a direct conversation. */
+  addRoom(room: Room) {
+    this.upsertRoom(room);
+    this.schedulePresenceRefresh();
+    this.changed();
+  }
+
+  async join(roomId: string) {
+    const { room } = await roomsApi.joinRoom({ roomId });
+    this.forgetInvitation(roomId);
+    if (room) this.addRoom(room);
+    await this.open(roomId);
+  }
+
+  /** Declines an invitation on the server, so that it ends on every device. */
+  async declineInvitation(roomId: string) {
+    try {
+      await roomsApi.declineInvitation({ roomId });
+    } catch (e) {
+      // Already ended (declined on another device, or withdrawn): it is gone either way.
+      if (ConnectError.from(e).code !== Code.NotFound) throw e;
+    }
+    this.forgetInvitation(roomId);
+    this.changed();
+  }
+
+  private forgetInvitation(roomId: string) {
+    this.invitations.delete(roomId);
+    this.memory.setInviter(roomId, null);
+  }
+
+  dismissNotice() {
+    this.notice = null;
+    this.changed();
+  }
+
+  /** Shows the user as away (or back). Applied again after every reconnection. */
+  setAway(away: boolean) {
+    if (this.away === away) return;
+    this.away = away;
+    this.changed();
+    if (this.live) void this.sendPresence(away ? PresenceStatus.AWAY : PresenceStatus.ONLINE);
+  }
+
+  private async sendPresence(status: PresenceStatus) {
+    try {
+      await presenceApi.setPresence({ status });
+    } catch (e) {
+      // FAILED_PRECONDITION: no stream is open right now; the next `ready` applies the wish.
+      if (ConnectError.from(e).code !== Code.FailedPrecondition) console.warn("presence:", describeError(e));
+    }
+  }
+
+  private schedulePresenceRefresh() {
+    if (this.presenceRefresh) clearTimeout(this.presenceRefresh);
+    this.presenceRefresh = setTimeout(() => {
+      this.presenceRefresh = null;
+      if (this.live) void this.refreshPresence();
+    }, 250);
+  }
+
+  /** Everyone online or away among those who share a room with the user; the others are offline. */
+  private async refreshPresence() {
+    const mark = this.people.mark();
+    try {
+      const { users } = await presenceApi.listOnlineUsers({ roomId: "" });
+      this.people.applyOnline(mark, users);
+      this.changed();
+    } catch (e) {
+      console.warn("presence:", describeError(e));
+    }
+  }
+}
+
+/** The name to show for a room: the peer's name for a direct conversation. */
+export function roomTitle(room: Room, selfId: string): string {
+  if (room.directPeer && room.directPeer.id !== selfId) return room.directPeer.displayName || room.directPeer.username;
+  return room.name;
+}
+
+async function listAll(scope: ListRoomsScope): Promise<Room[]> {
+  const all: Room[] = [];
+  let pageToken = "";
+  do {
+    const page = await roomsApi.listRooms({ scope, pageSize: 200, pageToken });
+    all.push(...page.rooms);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return all;
+}

@@ -1,0 +1,63 @@
+// The shapes of the chat state that views read (see chat.ts).
+
+import type { Member, Room } from "../gen/chat/v1/rooms_pb";
+import type { Message } from "../gen/chat/v1/messages_pb";
+import type { PresenceStatus } from "../gen/chat/v1/presence_pb";
+import type { Person } from "./people";
+
+export type { Person };
+
+export interface RoomState {
+  room: Room;
+  /** Loaded entries by seq (a contiguous run ending at the newest loaded). */
+  entries: Map<number, Message>;
+  /** Changes whenever `entries` does, for views that memoise on it. */
+  version: number;
+  /** Whether the newest page has been loaded (entries are kept only then). */
+  loaded: boolean;
+  /** Whether older entries exist before the oldest loaded one. */
+  hasOlder: boolean;
+  /** The highest seq this tab knows of: the stream resumes after it. */
+  latest: number;
+  /** The highest seq the user has seen (remembered in this browser; see local.ts). */
+  seen: number;
+  /** Others' messages after `seen`. */
+  unread: number;
+  /** Whether there are more unread messages than were counted (history beyond the replay window). */
+  unreadMore: boolean;
+  /** Counts membership entries, so that views reload the member list when it changes. */
+  membership: number;
+  /** The member list, once loaded. */
+  members: Member[] | null;
+}
+
+export interface Invitation {
+  room: Room;
+  /** The inviter's username, when this browser saw the invitation arrive; else empty. */
+  inviter: string;
+}
+
+export type Phase = "connecting" | "live" | "reconnecting";
+
+export interface Connection {
+  phase: Phase;
+  /** When the next attempt starts (ms since the epoch), while waiting for it. */
+  retryAt: number | null;
+  /** Why the last attempt failed, in plain words. */
+  error: string | null;
+}
+
+export interface Snapshot {
+  rooms: RoomState[];
+  invitations: Invitation[];
+  presence: ReadonlyMap<string, PresenceStatus>;
+  /** Everyone the app has a display name for, by user id. */
+  people: ReadonlyMap<string, Person>;
+  connection: Connection;
+  activeId: string | null;
+  /** Whether this user is (being) shown as away. */
+  away: boolean;
+  /** Something that happened to the user that they should hear about (e.g. removal from a room). */
+  notice: string | null;
+  unreadTotal: number;
+}
