@@ -115,6 +115,9 @@ impl Env {
             db.url(),
             "--db-max-connections",
             "16",
+            // Load generators are not people: request rate limits would measure themselves.
+            "--rate-limits",
+            "off",
         ];
         let daemon = Daemon::spawn(&self.parleyd, &args, envs).await?;
         Ok(Server { daemon, db, _data: data })

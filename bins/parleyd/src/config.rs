@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use gateway::Quota;
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -14,6 +15,32 @@ pub enum LogFormat {
     Human,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// A size in bytes: a number, or a number with KiB or MiB.
+fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: usize = number.parse().map_err(|_| format!("{s:?} is not a size such as 65536, 64KiB or 1MiB"))?;
+    let scale = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1024,
+        "MiB" | "M" => 1024 * 1024,
+        other => return Err(format!("{other:?} is not a unit: use KiB or MiB")),
+    };
+    n.checked_mul(scale).filter(|n| *n > 0).ok_or_else(|| format!("{s:?} is out of range"))
 }
 
 /// The Parley chat server: gRPC and grpc-web on one port, SQLite by default, MySQL/MariaDB in production.
@@ -97,6 +124,102 @@ pub struct Config {
     #[arg(long, env = "PARLEY_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
 
+    /// HTTP/2 streams (calls) one connection may have open at once.
+    #[arg(long, env = "PARLEY_MAX_CONCURRENT_STREAMS", value_name = "N", default_value_t = 128)]
+    pub max_concurrent_streams: u32,
+
+    /// Streams one connection may make the server reset (protocol errors) before it is closed.
+    #[arg(long, env = "PARLEY_MAX_LOCAL_ERROR_RESETS", value_name = "N", default_value_t = 1024)]
+    pub max_local_error_resets: usize,
+
+    /// Largest request message, in bytes (units KiB and MiB allowed).
+    #[arg(long, env = "PARLEY_MAX_REQUEST_SIZE", value_name = "BYTES", default_value = "128KiB", value_parser = parse_bytes)]
+    pub max_request_size: usize,
+
+    /// Largest request header list, in bytes (units KiB and MiB allowed).
+    #[arg(long, env = "PARLEY_MAX_HEADER_LIST_SIZE", value_name = "BYTES", default_value = "16KiB", value_parser = parse_bytes)]
+    pub max_header_list_size: usize,
+
+    /// Open connections at once; more are closed as soon as they are accepted.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS", value_name = "N", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// How long a unary call may take before it fails with DEADLINE_EXCEEDED.
+    #[arg(long, env = "PARLEY_REQUEST_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Subscribe streams one user may have open at once (all devices and tabs).
+    #[arg(long, env = "PARLEY_MAX_STREAMS_PER_USER", value_name = "N", default_value_t = 16)]
+    pub max_streams_per_user: usize,
+
+    /// Request rate limits (per user, and per address for Register and Login); `off` for load tests. The
+    /// failed-login throttle stays on either way.
+    #[arg(long, env = "PARLEY_RATE_LIMITS", value_enum, default_value_t = Switch::On)]
+    pub rate_limits: Switch,
+
+    /// Sustained SendMessage rate per user (N/s, N/m or N/h).
+    #[arg(long, env = "PARLEY_SEND_RATE", value_name = "RATE", default_value = "10/s")]
+    pub send_rate: Quota,
+    /// SendMessage burst per user.
+    #[arg(long, env = "PARLEY_SEND_BURST", value_name = "N", default_value_t = 30)]
+    pub send_burst: u32,
+
+    /// Sustained CreateRoom rate per user.
+    #[arg(long, env = "PARLEY_ROOM_CREATE_RATE", value_name = "RATE", default_value = "20/h")]
+    pub room_create_rate: Quota,
+    /// CreateRoom burst per user.
+    #[arg(long, env = "PARLEY_ROOM_CREATE_BURST", value_name = "N", default_value_t = 10)]
+    pub room_create_burst: u32,
+
+    /// Sustained InviteMember rate per user.
+    #[arg(long, env = "PARLEY_INVITE_RATE", value_name = "RATE", default_value = "120/h")]
+    pub invite_rate: Quota,
+    /// InviteMember burst per user.
+    #[arg(long, env = "PARLEY_INVITE_BURST", value_name = "N", default_value_t = 30)]
+    pub invite_burst: u32,
+
+    /// Sustained GetDirectRoom rate per user.
+    #[arg(long, env = "PARLEY_DIRECT_ROOM_RATE", value_name = "RATE", default_value = "60/h")]
+    pub direct_room_rate: Quota,
+    /// GetDirectRoom burst per user.
+    #[arg(long, env = "PARLEY_DIRECT_ROOM_BURST", value_name = "N", default_value_t = 20)]
+    pub direct_room_burst: u32,
+
+    /// Sustained Register rate per client address.
+    #[arg(long, env = "PARLEY_REGISTER_RATE", value_name = "RATE", default_value = "20/h")]
+    pub register_rate: Quota,
+    /// Register burst per client address.
+    #[arg(long, env = "PARLEY_REGISTER_BURST", value_name = "N", default_value_t = 5)]
+    pub register_burst: u32,
+
+    /// Sustained Login rate per client address (successful or not).
+    #[arg(long, env = "PARLEY_LOGIN_RATE", value_name = "RATE", default_value = "60/m")]
+    pub login_rate: Quota,
+    /// Login burst per client address.
+    #[arg(long, env = "PARLEY_LOGIN_BURST", value_name = "N", default_value_t = 20)]
+    pub login_burst: u32,
+
+    /// Passwords hashed at once (argon2id: tens of milliseconds of a core and 19 MiB each).
+    /// [default: the number of cores]
+    #[arg(long, env = "PARLEY_PASSWORD_HASH_WORKERS", value_name = "N")]
+    pub password_hash_workers: Option<usize>,
+
+    /// Password hashes that may wait for a worker; more are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "PARLEY_PASSWORD_HASH_QUEUE", value_name = "N", default_value_t = 64)]
+    pub password_hash_queue: usize,
+
+    /// Serve over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "PARLEY_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The TLS private key (PEM); needs --tls-cert.
+    #[arg(long, env = "PARLEY_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by this CA (PEM); needs --tls-cert.
+    #[arg(long, env = "PARLEY_TLS_CLIENT_CA", value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -104,4 +227,18 @@ pub struct Config {
     /// Which log lines to keep, as a tracing filter (e.g. "info" or "info,gateway=debug").
     #[arg(long, env = "PARLEY_LOG", value_name = "FILTER", default_value = "info")]
     pub log: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert_eq!(parse_bytes("128KiB"), Ok(128 * 1024));
+        assert_eq!(parse_bytes("1MiB"), Ok(1024 * 1024));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("12GB").is_err());
+    }
 }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use clap::Parser as _;
-use config::{Config, LogFormat};
+use config::{Config, LogFormat, Switch};
 use rand::RngCore as _;
 use tracing_subscriber::EnvFilter;
 
@@ -104,6 +104,21 @@ async fn run(config: Config) -> anyhow::Result<()> {
     app_config.messaging.heartbeat_interval = config.heartbeat_interval;
     app_config.messaging.writers = config.send_writers.map(usize::from);
     app_config.shutdown_grace = config.shutdown_grace;
+    app_config.messaging.streams_per_user = config.max_streams_per_user;
+    app_config.auth.hashing = gateway::HashingConfig {
+        workers: config.password_hash_workers.unwrap_or(app_config.auth.hashing.workers),
+        queue: config.password_hash_queue,
+    };
+    app_config.transport = gateway::TransportLimits {
+        max_concurrent_streams: config.max_concurrent_streams,
+        max_local_error_resets: config.max_local_error_resets,
+        max_request_bytes: config.max_request_size,
+        max_header_list_bytes: u32::try_from(config.max_header_list_size).unwrap_or(u32::MAX),
+        max_connections: config.max_connections,
+        request_timeout: config.request_timeout,
+    };
+    app_config.rates = rate_config(&config);
+    app_config.tls = tls_config(&config)?;
     app_config.web_dir = match &config.web_dir {
         Some(dir) if !dir.join("index.html").is_file() => {
             bail!(
@@ -130,6 +145,37 @@ async fn run(config: Config) -> anyhow::Result<()> {
     gateway::serve(app, listener, shutdown).await?;
     tracing::info!("parleyd stopped");
     Ok(())
+}
+
+/// The request rate limits the flags ask for.
+fn rate_config(config: &Config) -> gateway::RateConfig {
+    use gateway::{Quota, RateKind};
+    if config.rate_limits == Switch::Off {
+        return gateway::RateConfig::off();
+    }
+    let quota = |rate: &Quota, burst: u32| Quota { burst, ..*rate };
+    let quotas = [
+        (RateKind::Send, quota(&config.send_rate, config.send_burst)),
+        (RateKind::CreateRoom, quota(&config.room_create_rate, config.room_create_burst)),
+        (RateKind::Invite, quota(&config.invite_rate, config.invite_burst)),
+        (RateKind::DirectRoom, quota(&config.direct_room_rate, config.direct_room_burst)),
+        (RateKind::Register, quota(&config.register_rate, config.register_burst)),
+        (RateKind::Login, quota(&config.login_rate, config.login_burst)),
+    ];
+    gateway::RateConfig { quotas: Some(quotas.into_iter().collect()) }
+}
+
+/// The TLS certificate, key and client CA the flags name, read now so that a bad path fails at start.
+fn tls_config(config: &Config) -> anyhow::Result<Option<gateway::TlsConfig>> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else { return Ok(None) };
+    let read = |path: &PathBuf, what: &str| {
+        fs::read(path).with_context(|| format!("cannot read the {what} {}", path.display()))
+    };
+    Ok(Some(gateway::TlsConfig {
+        cert_pem: read(cert, "TLS certificate")?,
+        key_pem: read(key, "TLS key")?,
+        client_ca_pem: config.tls_client_ca.as_ref().map(|ca| read(ca, "client CA")).transpose()?,
+    }))
 }
 
 fn default_data_dir() -> PathBuf {

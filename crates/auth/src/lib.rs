@@ -8,6 +8,7 @@
 //! Errors: every function returns [`Error`], which maps to the shared error codes through
 //! [`types::DomainError`].
 
+mod hashing;
 mod password;
 mod session_cache;
 mod throttle;
@@ -15,7 +16,7 @@ mod tokens;
 mod validate;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bus::{Bus, Event, Topic};
@@ -24,8 +25,10 @@ use storage::sessions::NewSession;
 use storage::users::NewUser;
 use types::{Account, DomainError, ErrorCode, FieldViolation, Millis, Reason, SessionId, User, UserId, Violations};
 
+pub use hashing::HashingConfig;
 pub use throttle::ThrottleConfig;
 
+use hashing::Hashing;
 use password::{Hasher, Verified};
 use session_cache::SessionCache;
 use tokens::{Keys, Refused};
@@ -46,6 +49,8 @@ pub struct AuthConfig {
     pub refresh_token_ttl: Duration,
     /// Limits on failed logins.
     pub throttle: ThrottleConfig,
+    /// How much password hashing may happen at once.
+    pub hashing: HashingConfig,
     /// How long a node trusts its knowledge that a session is live before asking the database again: the
     /// longest a logout on another node takes to reach this one.
     pub session_check_interval: Duration,
@@ -60,6 +65,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("throttle", &self.throttle)
+            .field("hashing", &self.hashing)
             .field("session_check_interval", &self.session_check_interval)
             .finish()
     }
@@ -75,6 +81,7 @@ impl AuthConfig {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             throttle: ThrottleConfig::default(),
+            hashing: HashingConfig::default(),
             session_check_interval: Duration::from_secs(2),
         }
     }
@@ -173,6 +180,9 @@ pub enum Error {
         /// When to try again.
         retry_after: Duration,
     },
+    /// Too many passwords are being checked at once on this server.
+    #[error("the server is busy checking passwords; try again in a second")]
+    Busy,
     /// No authorization metadata.
     #[error("missing credentials: send the metadata \"authorization: Bearer <access_token>\"")]
     MissingCredentials,
@@ -210,7 +220,7 @@ impl DomainError for Error {
         match self {
             Self::Invalid(_) => ErrorCode::InvalidArgument,
             Self::Taken(_) => ErrorCode::AlreadyExists,
-            Self::Throttled { .. } => ErrorCode::ResourceExhausted,
+            Self::Throttled { .. } | Self::Busy => ErrorCode::ResourceExhausted,
             Self::BadCredentials
             | Self::MissingCredentials
             | Self::MalformedCredentials
@@ -232,6 +242,7 @@ impl DomainError for Error {
             Self::Taken(_) => Reason::EmailTaken,
             Self::BadCredentials => Reason::BadCredentials,
             Self::Throttled { .. } => Reason::LoginThrottled,
+            Self::Busy => Reason::Overloaded,
             Self::MissingCredentials => Reason::CredentialsMissing,
             Self::MalformedCredentials => Reason::CredentialsMalformed,
             Self::TokenExpired => Reason::TokenExpired,
@@ -255,6 +266,7 @@ impl DomainError for Error {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Throttled { retry_after } => Some(*retry_after),
+            Self::Busy => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -265,7 +277,7 @@ impl DomainError for Error {
 pub struct Auth {
     db: Db,
     bus: Bus,
-    hasher: Arc<Hasher>,
+    hashing: Hashing,
     keys: Keys,
     access_ttl: Duration,
     refresh_ttl: Duration,
@@ -287,7 +299,7 @@ impl Auth {
         Ok(Self {
             db,
             bus,
-            hasher: Arc::new(Hasher::new().map_err(crypto)?),
+            hashing: Hashing::new(Hasher::new().map_err(crypto)?, config.hashing),
             keys: Keys::new(&config.jwt_secret, &config.issuer, &config.audience),
             access_ttl: config.access_token_ttl,
             refresh_ttl: config.refresh_token_ttl,
@@ -354,18 +366,20 @@ impl Auth {
     /// [`Error::BadCredentials`] for an unknown account or a wrong password alike (both take one password
     /// verification); [`Error::Throttled`] after too many failures.
     pub async fn login(&self, login: &str, password: &str, source: Option<IpAddr>) -> Result<(Account, Tokens), Error> {
+        // Sizes first, before anything is normalised, looked up or hashed.
+        Violations::check([validate::login(login), validate::password_size(password)].into_iter().flatten().collect())?;
         let key = validate::login_key(login);
-        if let Some(retry_after) = self.lock_throttle().wait(&key, source, Instant::now()) {
+        // The attempt counts as a failure from now until it turns out otherwise, so that concurrent attempts
+        // cannot all get past the throttle before any of them is verified.
+        let reservation = self.lock_throttle().reserve(&key, source, Instant::now()).map_err(|retry_after| {
             tracing::info!(?source, "login throttled");
-            return Err(Error::Throttled { retry_after });
+            Error::Throttled { retry_after }
+        })?;
+        let checked = self.check_password(&key, password).await;
+        if !matches!(checked, Err(Error::BadCredentials)) {
+            self.lock_throttle().release(reservation, checked.is_ok());
         }
-        let found = self.db.read().await?.credentials_by_key(&key).await?;
-        let verdict = self.verify(password, found.as_ref().map(|c| c.password_hash.clone())).await?;
-        let Some(found) = found.filter(|_| verdict != Verified::No) else {
-            self.lock_throttle().fail(&key, source, Instant::now());
-            return Err(Error::BadCredentials);
-        };
-        self.lock_throttle().succeed(&key, source);
+        let (found, verdict) = checked?;
         let user_id = found.account.user.id;
         let now = Millis::now();
         let mut conn = self.db.write().await?;
@@ -535,24 +549,33 @@ impl Auth {
         self.bus.publish(Topic::User(user_id), Event::SessionsRevoked { session });
     }
 
+    /// The credentials of the account whose login key is `key`, if `password` is theirs; an unknown account
+    /// takes the same work as a wrong password.
+    async fn check_password(
+        &self,
+        key: &str,
+        password: &str,
+    ) -> Result<(storage::users::Credentials, Verified), Error> {
+        let found = self.db.read().await?.credentials_by_key(key).await?;
+        let verdict = self.verify(password, found.as_ref().map(|c| c.password_hash.clone())).await?;
+        match found {
+            Some(found) if verdict != Verified::No => Ok((found, verdict)),
+            _ => Err(Error::BadCredentials),
+        }
+    }
+
     async fn hash(&self, password: &str) -> Result<String, Error> {
-        let hasher = self.hasher.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(|e| Error::Crypto(e.to_string()))?
-            .map_err(crypto)
+        self.hashing.run(move |hasher| hasher.hash(&password)).await.map_err(refused)?.map_err(crypto)
     }
 
     async fn verify(&self, password: &str, phc: Option<String>) -> Result<Verified, Error> {
-        let hasher = self.hasher.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || match phc {
+        let work = move |hasher: &Hasher| match phc {
             Some(phc) => hasher.verify(&password, &phc),
             None => hasher.verify_dummy(&password),
-        })
-        .await
-        .map_err(|e| Error::Crypto(e.to_string()))
+        };
+        self.hashing.run(work).await.map_err(refused)
     }
 
     fn lock_throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
@@ -604,6 +627,13 @@ async fn rotate(
     tx.insert_refresh_token(session_id, next, now, next_expires_at).await?;
     tx.extend_session(session_id, next_expires_at).await?;
     Ok(Rotation::Rotated { session_id, user_id })
+}
+
+fn refused(r: hashing::Refused) -> Error {
+    match r {
+        hashing::Refused::Busy => Error::Busy,
+        hashing::Refused::Failed(e) => Error::Crypto(e),
+    }
 }
 
 fn crypto(e: impl std::fmt::Display) -> Error {

@@ -9,6 +9,10 @@
 //!
 //! Throttled attempts are refused before the password is checked and do not count as failures, so
 //! throttling ends one window after the attacker's last counted failure.
+//!
+//! An attempt is counted as a failure *before* its password is checked ([`Throttle::reserve`]) and the
+//! count is taken back if it succeeds ([`Throttle::release`]), so a burst of concurrent attempts gets at most
+//! as many verdicts as the windows allow: the check and the count happen under one lock.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -77,6 +81,24 @@ impl Window {
     fn forget(&mut self, key: &str) {
         self.failures.remove(key);
     }
+
+    /// Takes back one failure of `key` counted at `at`.
+    fn take_back(&mut self, key: &str, at: Instant) {
+        if let Some(times) = self.failures.get_mut(key)
+            && let Some(i) = times.iter().rposition(|t| *t == at)
+        {
+            times.remove(i);
+        }
+    }
+}
+
+/// An attempt counted as a failure until it turns out otherwise ([`Throttle::release`]).
+#[derive(Debug)]
+#[must_use = "an attempt that succeeds must be released"]
+pub(crate) struct Reservation {
+    account: String,
+    address: String,
+    at: Instant,
 }
 
 #[derive(Debug)]
@@ -100,7 +122,7 @@ impl Throttle {
     }
 
     /// How long an attempt on `account` from `address` must wait, if it must.
-    pub(crate) fn wait(&mut self, account: &str, address: Option<IpAddr>, now: Instant) -> Option<Duration> {
+    fn wait(&mut self, account: &str, address: Option<IpAddr>, now: Instant) -> Option<Duration> {
         let address = address_key(address);
         [
             self.account_address.wait(&format!("{account}\n{address}"), now),
@@ -112,21 +134,46 @@ impl Throttle {
         .max()
     }
 
-    pub(crate) fn fail(&mut self, account: &str, address: Option<IpAddr>, now: Instant) {
+    /// Counts an attempt on `account` from `address` as a failure before its password is checked, unless a
+    /// window is full already.
+    ///
+    /// # Errors
+    /// How long to wait, when a window is full (nothing is counted then).
+    pub(crate) fn reserve(
+        &mut self,
+        account: &str,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Reservation, Duration> {
+        if let Some(wait) = self.wait(account, address, now) {
+            return Err(wait);
+        }
         let address = address_key(address);
         self.account_address.fail(format!("{account}\n{address}"), now);
-        self.address.fail(address, now);
+        self.address.fail(address.clone(), now);
         self.account.fail(account.to_owned(), now);
+        Ok(Reservation { account: account.to_owned(), address, at: now })
     }
 
-    /// A successful login clears the failures of that account from that address.
-    pub(crate) fn succeed(&mut self, account: &str, address: Option<IpAddr>) {
-        self.account_address.forget(&format!("{account}\n{}", address_key(address)));
+    /// The attempt did not fail after all (it succeeded, or its password was never checked): its count is
+    /// taken back; after a success, the account's failures from that address are forgotten too.
+    pub(crate) fn release(&mut self, r: Reservation, succeeded: bool) {
+        let pair = format!("{}\n{}", r.account, r.address);
+        if succeeded {
+            self.account_address.forget(&pair);
+        } else {
+            self.account_address.take_back(&pair, r.at);
+        }
+        self.address.take_back(&r.address, r.at);
+        self.account.take_back(&r.account, r.at);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    // A failed expectation in a test is a failed test: panicking is the point.
+    #![allow(clippy::expect_used)]
+
     use super::*;
 
     const A: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)));
@@ -136,18 +183,22 @@ mod tests {
         ThrottleConfig { per_account: 3, per_address: 5, per_account_any_address: 8, window: Duration::from_secs(60) }
     }
 
+    /// A failed attempt: reserved and kept.
+    fn fail(t: &mut Throttle, account: &str, address: Option<IpAddr>, now: Instant) {
+        let _kept = t.reserve(account, address, now).expect("not throttled yet");
+    }
+
     #[test]
     fn an_account_is_throttled_per_address_and_released_after_the_window() {
         let mut t = Throttle::new(config());
         let start = Instant::now();
         for i in 0..3 {
-            assert_eq!(t.wait("alice", A, start), None);
-            t.fail("alice", A, start + Duration::from_secs(i));
+            fail(&mut t, "alice", A, start + Duration::from_secs(i));
         }
         let later = start + Duration::from_secs(10);
-        assert_eq!(t.wait("alice", A, later), Some(Duration::from_secs(50)));
-        assert_eq!(t.wait("alice", B, later), None, "the owner elsewhere is not locked out");
-        assert_eq!(t.wait("alice", A, start + Duration::from_secs(60)), None, "released after the window");
+        assert_eq!(t.reserve("alice", A, later).map(drop), Err(Duration::from_secs(50)));
+        assert!(t.reserve("alice", B, later).is_ok(), "the owner elsewhere is not locked out");
+        assert!(t.reserve("alice", A, start + Duration::from_secs(60)).is_ok(), "released after the window");
     }
 
     #[test]
@@ -155,21 +206,31 @@ mod tests {
         let mut t = Throttle::new(config());
         let now = Instant::now();
         for name in ["a", "b", "c", "d", "e"] {
-            t.fail(name, A, now);
+            fail(&mut t, name, A, now);
         }
-        assert!(t.wait("f", A, now).is_some());
-        assert!(t.wait("f", B, now).is_none());
+        assert!(t.reserve("f", A, now).is_err());
+        assert!(t.reserve("f", B, now).is_ok());
     }
 
     #[test]
-    fn success_clears_the_failures_from_that_address() {
+    fn a_burst_gets_at_most_the_allowed_attempts_and_successes_give_theirs_back() {
         let mut t = Throttle::new(config());
         let now = Instant::now();
-        t.fail("alice", A, now);
-        t.fail("alice", A, now);
-        t.succeed("alice", A);
-        t.fail("alice", A, now);
-        t.fail("alice", A, now);
-        assert_eq!(t.wait("alice", A, now), None);
+        // Five attempts arrive together: the first three are reserved before any is verified.
+        let attempts: Vec<_> = (0..5).map(|_| t.reserve("alice", A, now)).collect();
+        assert_eq!(attempts.iter().filter(|a| a.is_ok()).count(), 3);
+        // One of them turns out to be right: its count is taken back and the pair's failures are forgotten.
+        let mut reserved = attempts.into_iter().flatten();
+        t.release(reserved.next().expect("one"), true);
+        assert!(t.reserve("alice", A, now).is_ok());
+    }
+
+    #[test]
+    fn an_attempt_never_checked_is_not_a_failure() {
+        let mut t = Throttle::new(ThrottleConfig { per_account: 1, ..config() });
+        let now = Instant::now();
+        let r = t.reserve("alice", A, now).expect("first");
+        t.release(r, false);
+        assert!(t.reserve("alice", A, now).is_ok());
     }
 }

@@ -60,9 +60,32 @@ pub(crate) fn email(email: &str) -> Option<FieldViolation> {
     None
 }
 
+/// The longest login: an email address can be 254 characters, a username 32.
+const LOGIN_MAX: usize = 254;
+
+/// A login that is not too long to be any account's (checked before it is normalised or looked up).
+pub(crate) fn login(login: &str) -> Option<FieldViolation> {
+    // Bytes first: a string of more than four bytes per allowed character is too long without counting.
+    if login.len() > LOGIN_MAX * 4 || login.chars().count() > LOGIN_MAX {
+        return Some(FieldViolation::new("login", format!("must be at most {LOGIN_MAX} characters")));
+    }
+    None
+}
+
+/// A password that is not too long to be anyone's (at sign-in, before it is hashed).
+pub(crate) fn password_size(password: &str) -> Option<FieldViolation> {
+    if password.len() > PASSWORD_MAX * 4 || password.chars().count() > PASSWORD_MAX {
+        return Some(FieldViolation::new("password", format!("must be at most {PASSWORD_MAX} characters")));
+    }
+    None
+}
+
+/// The longest password, in characters.
+const PASSWORD_MAX: usize = 128;
+
 pub(crate) fn password(password: &str) -> Option<FieldViolation> {
     let len = password.chars().count();
-    if !(8..=128).contains(&len) {
+    if !(8..=PASSWORD_MAX).contains(&len) {
         return Some(FieldViolation::new("password", format!("must be 8 to 128 characters (is {len})")));
     }
     None

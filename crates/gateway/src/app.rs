@@ -11,6 +11,55 @@ use rooms::Rooms;
 use storage::Db;
 use tokio_util::sync::CancellationToken;
 
+/// Limits on what one connection or call may take, each a flag of parleyd's (see the README's Security
+/// section for the defaults and why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportLimits {
+    /// HTTP/2 streams (calls) open at once on one connection.
+    pub max_concurrent_streams: u32,
+    /// Streams a client may make the server reset (a protocol error) before the connection is closed.
+    pub max_local_error_resets: usize,
+    /// Largest request message, in bytes.
+    pub max_request_bytes: usize,
+    /// Largest header list of a request, in bytes.
+    pub max_header_list_bytes: u32,
+    /// Open connections at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// How long a unary call may take before it fails with DEADLINE_EXCEEDED.
+    pub request_timeout: Duration,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: 128,
+            max_local_error_resets: 1024,
+            max_request_bytes: 128 * 1024,
+            max_header_list_bytes: 16 * 1024,
+            max_connections: 20_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serving over TLS: the server's certificate chain and key, and optionally the CA that client
+/// certificates must be signed by (then every client must present one).
+#[derive(Clone)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM.
+    pub cert_pem: Vec<u8>,
+    /// The private key, PEM.
+    pub key_pem: Vec<u8>,
+    /// The CA of client certificates, PEM; `None` asks for none.
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig").field("client_certificates", &self.client_ca_pem.is_some()).finish_non_exhaustive()
+    }
+}
+
 /// Everything a node needs to know, parsed once by the binary.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -28,6 +77,12 @@ pub struct Config {
     pub keep_ended_sessions: Duration,
     /// A built web app to serve at `/` (requests that are not gRPC or grpc-web).
     pub web_dir: Option<std::path::PathBuf>,
+    /// What one connection or call may take.
+    pub transport: TransportLimits,
+    /// Request rate limits per user and per address.
+    pub rates: limits::RateConfig,
+    /// TLS, or plaintext when `None`.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Config {
@@ -41,6 +96,9 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             keep_ended_sessions: Duration::from_secs(7 * 24 * 3600),
             web_dir: None,
+            transport: TransportLimits::default(),
+            rates: limits::RateConfig::default(),
+            tls: None,
         }
     }
 }
@@ -54,7 +112,7 @@ pub enum Error {
     /// The reflection service could not be built (a bug in the embedded descriptors).
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
-    /// The server failed.
+    /// The server failed, or its TLS configuration is unusable.
     #[error("server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -66,6 +124,7 @@ pub struct App {
     pub(crate) rooms: Rooms,
     pub(crate) messaging: Messaging,
     pub(crate) presence: Presence,
+    pub(crate) rates: Arc<limits::RateLimits>,
     pub(crate) config: Config,
     /// Cancelled when the node shuts down; long-lived streams and background tasks end when it is.
     pub(crate) stopping: CancellationToken,
@@ -94,8 +153,24 @@ impl App {
         let messaging =
             Messaging::new(db, bus, rooms.clone(), auth.clone(), config.messaging.clone(), stopping.clone());
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, stopping.clone());
-        Ok(Self { auth, rooms, messaging, presence, config, stopping })
+        let rates = Arc::new(limits::RateLimits::new(&config.rates));
+        spawn_rate_sweep(rates.clone(), stopping.clone());
+        Ok(Self { auth, rooms, messaging, presence, rates, config, stopping })
     }
+}
+
+/// Forgets rate-limit state of subjects that are idle again, once a minute (memory stays bounded however
+/// many addresses call).
+fn spawn_rate_sweep(rates: Arc<limits::RateLimits>, stopping: CancellationToken) {
+    tokio::spawn(async move {
+        let mut minutely = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = minutely.tick() => rates.sweep(),
+            }
+        }
+    });
 }
 
 /// Deletes long-ended sessions once an hour.

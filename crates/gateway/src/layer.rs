@@ -1,18 +1,29 @@
-//! The tower layer in front of every RPC: opens the request's tracing span and, for every `chat.v1` method
-//! except Register, Login and RefreshToken, resolves `authorization: Bearer …` into an [`auth::Identity`]
-//! stored in the request's extensions. A request whose credentials fail never reaches a service.
+//! The tower layer in front of every RPC. For each call it:
+//! - opens the request's tracing span;
+//! - works out the client's address ([`ClientAddress`], from the connection or, behind a trusted proxy, from
+//!   `x-forwarded-for`) and stores it in the request's extensions;
+//! - for every `chat.v1` method except Register, Login and RefreshToken, resolves `authorization: Bearer …`
+//!   into an [`auth::Identity`] stored in the request's extensions;
+//! - applies the request rate limits (per user, or per address before signing in);
+//! - gives unary calls a deadline;
+//! - turns tonic's own "message too large" refusal into a status with a reason, like every other.
 //!
-//! **Invariant:** services read the caller only through [`caller`], which fails closed if the layer did not
-//! run.
+//! A request refused here never reaches a service. **Invariant:** services read the caller only through
+//! [`caller`], which fails closed if the layer did not run.
 
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use auth::{Auth, Identity};
+use limits::{Kind, RateLimits, Subject};
 use tonic::body::Body;
+use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
+use types::{DomainError, ErrorCode, Reason};
 
 use crate::status::status;
 
@@ -20,8 +31,49 @@ use crate::status::status;
 const PUBLIC: [&str; 3] =
     ["/chat.v1.AuthService/Register", "/chat.v1.AuthService/Login", "/chat.v1.AuthService/RefreshToken"];
 
+/// Methods whose response is a stream (no deadline: they last as long as the client wants).
+const STREAMING: [&str; 1] = ["/chat.v1.MessageService/Subscribe"];
+
 fn needs_identity(path: &str) -> bool {
     path.starts_with("/chat.v1.") && !PUBLIC.contains(&path)
+}
+
+/// The rate limit that applies to a method, if any.
+fn rate_kind(path: &str) -> Option<Kind> {
+    Some(match path {
+        "/chat.v1.MessageService/SendMessage" => Kind::Send,
+        "/chat.v1.RoomService/CreateRoom" => Kind::CreateRoom,
+        "/chat.v1.RoomService/InviteMember" => Kind::Invite,
+        "/chat.v1.RoomService/GetDirectRoom" => Kind::DirectRoom,
+        "/chat.v1.AuthService/Register" => Kind::Register,
+        "/chat.v1.AuthService/Login" => Kind::Login,
+        _ => return None,
+    })
+}
+
+/// The client's address, as the layer worked it out (in the request's extensions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientAddress(pub(crate) Option<IpAddr>);
+
+/// The client's address: the last `x-forwarded-for` entry when the proxy in front is trusted (it appends
+/// the address it saw), else the connection's peer.
+fn client_address(request: &http::Request<Body>, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        let forwarded = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    let peer = request.extensions().get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr).or_else(|| {
+        type Tls = tonic::transport::server::TlsConnectInfo<TcpConnectInfo>;
+        request.extensions().get::<Tls>().and_then(|tls| tls.get_ref().remote_addr())
+    });
+    peer.as_ref().map(SocketAddr::ip)
 }
 
 /// The caller of an authenticated RPC.
@@ -35,34 +87,80 @@ pub(crate) fn caller<T>(request: &tonic::Request<T>) -> Result<Identity, tonic::
     })
 }
 
+/// How the layer treats calls.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthLayer {
-    auth: Arc<Auth>,
+pub(crate) struct CallPolicy {
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) rates: Arc<RateLimits>,
+    pub(crate) trust_forwarded_for: bool,
+    pub(crate) request_timeout: Duration,
 }
 
-impl AuthLayer {
-    pub(crate) fn new(auth: Arc<Auth>) -> Self {
-        Self { auth }
+#[derive(Debug, Clone)]
+pub(crate) struct CallLayer {
+    policy: Arc<CallPolicy>,
+}
+
+impl CallLayer {
+    pub(crate) fn new(policy: CallPolicy) -> Self {
+        Self { policy: Arc::new(policy) }
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = Authenticate<S>;
+impl<S> Layer<S> for CallLayer {
+    type Service = Calls<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, auth: self.auth.clone() }
+        Calls { inner, policy: self.policy.clone() }
     }
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Authenticate<S> {
+pub(crate) struct Calls<S> {
     inner: S,
-    auth: Arc<Auth>,
+    policy: Arc<CallPolicy>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-impl<S> Service<http::Request<Body>> for Authenticate<S>
+/// A call that took longer than the server allows.
+#[derive(Debug, thiserror::Error)]
+#[error("the call took longer than {0:?}")]
+struct TimedOut(Duration);
+
+impl DomainError for TimedOut {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::DeadlineExceeded
+    }
+
+    fn reason(&self) -> Reason {
+        Reason::Timeout
+    }
+}
+
+/// A request message over the size limit (tonic refuses it while decoding, with OUT_OF_RANGE).
+#[derive(Debug, thiserror::Error)]
+#[error("the request is larger than the server accepts")]
+struct TooLarge;
+
+impl DomainError for TooLarge {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::ResourceExhausted
+    }
+
+    fn reason(&self) -> Reason {
+        Reason::RequestTooLarge
+    }
+}
+
+/// Whether a response is tonic's refusal of an oversized request.
+fn is_too_large<B>(response: &http::Response<B>) -> bool {
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+    header("grpc-status") == Some("11")
+        && header("grpc-message").is_some_and(|m| m.contains("message length too large"))
+}
+
+impl<S> Service<http::Request<Body>> for Calls<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -79,7 +177,7 @@ where
         // The service that was polled ready is the one to call; leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let auth = self.auth.clone();
+        let policy = self.policy.clone();
         let path = request.uri().path().to_owned();
         let span = tracing::info_span!(
             "rpc",
@@ -89,12 +187,16 @@ where
         );
         Box::pin(
             async move {
+                let address = client_address(&request, policy.trust_forwarded_for);
+                request.extensions_mut().insert(ClientAddress(address));
+                let mut subject = address.map(Subject::Address);
                 if needs_identity(&path) {
                     let header = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-                    match auth.authenticate(header).await {
+                    match policy.auth.authenticate(header).await {
                         Ok(identity) => {
                             tracing::Span::current().record("user_id", tracing::field::display(identity.user_id));
                             request.extensions_mut().insert(identity);
+                            subject = Some(Subject::User(identity.user_id));
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "unauthenticated");
@@ -102,7 +204,24 @@ where
                         }
                     }
                 }
-                inner.call(request).await
+                if let (Some(kind), Some(subject)) = (rate_kind(&path), subject)
+                    && let Err(e) = policy.rates.check(kind, subject)
+                {
+                    tracing::info!(?subject, ?kind, "rate limited");
+                    return Ok(status(&e).into_http());
+                }
+                let response = if STREAMING.contains(&path.as_str()) {
+                    inner.call(request).await?
+                } else {
+                    match tokio::time::timeout(policy.request_timeout, inner.call(request)).await {
+                        Ok(response) => response?,
+                        Err(_) => return Ok(status(&TimedOut(policy.request_timeout)).into_http()),
+                    }
+                };
+                if is_too_large(&response) {
+                    return Ok(status(&TooLarge).into_http());
+                }
+                Ok(response)
             }
             .instrument(span),
         )
@@ -122,5 +241,13 @@ mod tests {
         assert!(!needs_identity("/grpc.health.v1.Health/Check"));
         assert!(!needs_identity("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"));
         assert!(!needs_identity("/index.html"));
+    }
+
+    #[test]
+    fn the_last_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        let mut request = http::Request::new(Body::empty());
+        request.headers_mut().insert("x-forwarded-for", http::HeaderValue::from_static("1.2.3.4, 10.0.0.9"));
+        assert_eq!(client_address(&request, true), Some(IpAddr::from([10, 0, 0, 9])));
+        assert_eq!(client_address(&request, false), None, "no connection info in this request");
     }
 }

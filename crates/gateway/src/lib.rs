@@ -9,16 +9,18 @@
 
 mod app;
 mod convert;
+mod incoming;
 mod layer;
 mod server;
 mod services;
 mod status;
 mod web;
 
-pub use app::{App, Config, Error};
+pub use app::{App, Config, Error, TlsConfig, TransportLimits};
 pub use server::serve;
 
 // The binaries configure the domain crates through these, so that they depend on the gateway only.
-pub use auth::{AuthConfig, ThrottleConfig};
+pub use auth::{AuthConfig, HashingConfig, ThrottleConfig};
+pub use limits::{Kind as RateKind, Quota, RateConfig};
 pub use messaging::MessagingConfig;
 pub use storage::{Backend, Db, DbConfig, redact};

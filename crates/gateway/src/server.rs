@@ -9,12 +9,12 @@ use api::v1::room_service_server::RoomServiceServer;
 use http::header::HeaderName;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::app::{App, Error};
-use crate::layer::AuthLayer;
+use crate::incoming::capped;
+use crate::layer::{CallLayer, CallPolicy};
 use crate::services::auth::AuthApi;
 use crate::services::messages::MessagesApi;
 use crate::services::presence::PresenceApi;
@@ -64,32 +64,55 @@ pub async fn serve(
     let reflection_v1 = reflection(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET).build_v1()?;
     let reflection_v1alpha = reflection(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET).build_v1alpha()?;
 
-    let auth = AuthApi { auth: app.auth.clone(), trust_forwarded_for: app.config.trust_forwarded_for };
-    let rooms = RoomsApi { rooms: app.rooms.clone(), presence: app.presence.clone() };
-    let messages = MessagesApi { messaging: app.messaging.clone(), presence: app.presence.clone() };
-    let presence = PresenceApi { presence: app.presence.clone() };
+    let limits = app.config.transport;
+    let max = limits.max_request_bytes;
+    let auth = AuthServiceServer::new(AuthApi { auth: app.auth.clone() }).max_decoding_message_size(max);
+    let rooms = RoomServiceServer::new(RoomsApi { rooms: app.rooms.clone(), presence: app.presence.clone() })
+        .max_decoding_message_size(max);
+    let messages =
+        MessageServiceServer::new(MessagesApi { messaging: app.messaging.clone(), presence: app.presence.clone() })
+            .max_decoding_message_size(max);
+    let presence =
+        PresenceServiceServer::new(PresenceApi { presence: app.presence.clone() }).max_decoding_message_size(max);
 
     let mut routes = Routes::builder();
     routes
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AuthServiceServer::new(auth))
-        .add_service(RoomServiceServer::new(rooms))
-        .add_service(MessageServiceServer::new(messages))
-        .add_service(PresenceServiceServer::new(presence));
+        .add_service(auth)
+        .add_service(rooms)
+        .add_service(messages)
+        .add_service(presence);
     let routes = routes.routes();
     if let Some(dir) = &app.config.web_dir {
         tracing::info!(dir = %dir.display(), "serving the web app");
     }
 
-    let router = Server::builder()
+    let policy = CallPolicy {
+        auth: app.auth.clone(),
+        rates: app.rates.clone(),
+        trust_forwarded_for: app.config.trust_forwarded_for,
+        request_timeout: limits.request_timeout,
+    };
+    let mut builder = Server::builder()
         .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        .http2_max_local_error_reset_streams(Some(limits.max_local_error_resets))
+        .http2_max_header_list_size(Some(limits.max_header_list_bytes));
+    if let Some(tls) = &app.config.tls {
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+        if let Some(ca) = &tls.client_ca_pem {
+            config = config.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(config)?;
+    }
+    let router = builder
         .layer(cors())
         .layer(WebLayer::new(app.config.web_dir.clone()))
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(AuthLayer::new(app.auth.clone()))
+        .layer(CallLayer::new(policy))
         .add_routes(routes);
 
     let stopping = app.stopping.clone();
@@ -107,9 +130,7 @@ pub async fn serve(
             stopping.cancel();
         }
     };
-    // Serving from a listener ignores the builder's TCP settings: set them on the accepted sockets here.
-    // Without TCP_NODELAY, small responses wait for the client's delayed ACK (tens of milliseconds).
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60)));
+    let incoming = capped(listener, limits.max_connections);
     let server = router.serve_with_incoming_shutdown(incoming, signal);
     let grace = app.config.shutdown_grace;
     tokio::select! {

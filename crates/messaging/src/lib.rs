@@ -37,6 +37,9 @@ use types::{
 
 pub use stream::Subscription;
 
+/// The most rooms one Subscribe request may name (an empty list follows all of the caller's rooms).
+pub const MAX_SUBSCRIBE_ROOMS: usize = 1000;
+
 /// How the messaging service behaves.
 #[derive(Debug, Clone)]
 pub struct MessagingConfig {
@@ -55,6 +58,8 @@ pub struct MessagingConfig {
     pub stream_buffer: usize,
     /// Entries read from storage at a time when replaying or catching up.
     pub replay_page: usize,
+    /// Open Subscribe streams a user may have at once (devices and tabs together).
+    pub streams_per_user: usize,
 }
 
 impl Default for MessagingConfig {
@@ -67,6 +72,7 @@ impl Default for MessagingConfig {
             send_queue: 4096,
             stream_buffer: 64,
             replay_page: 200,
+            streams_per_user: 16,
         }
     }
 }
@@ -131,6 +137,9 @@ pub enum Error {
     /// Checking the session failed.
     #[error(transparent)]
     Auth(#[from] auth::Error),
+    /// A limit was reached (open streams).
+    #[error(transparent)]
+    Limit(#[from] limits::Error),
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
@@ -148,6 +157,7 @@ impl DomainError for Error {
             Self::SessionEnded => ErrorCode::Unauthenticated,
             Self::ShuttingDown | Self::FellBehind => ErrorCode::Unavailable,
             Self::Auth(e) => e.code(),
+            Self::Limit(e) => e.code(),
             Self::Storage(e) => e.code(),
         }
     }
@@ -160,6 +170,7 @@ impl DomainError for Error {
             Self::ShuttingDown => Reason::ShuttingDown,
             Self::FellBehind => Reason::StreamFellBehind,
             Self::Auth(e) => e.reason(),
+            Self::Limit(e) => e.reason(),
             Self::Storage(e) => e.reason(),
         }
     }
@@ -181,6 +192,7 @@ struct Inner {
     auth: Arc<Auth>,
     config: MessagingConfig,
     writers: writer::Writers,
+    streams: limits::StreamLimit,
     stopping: CancellationToken,
 }
 
@@ -207,7 +219,8 @@ impl Messaging {
         });
         let writers = writer::Writers::spawn(&db, &bus, count, config.batch_max, config.send_queue);
         reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, stopping.clone());
-        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writers, stopping }) }
+        let streams = limits::StreamLimit::new(config.streams_per_user);
+        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writers, streams, stopping }) }
     }
 
     /// Appends a text message from `who` to `room` and returns it once stored. A repeat of a
@@ -276,6 +289,12 @@ impl Messaging {
         cursors: Vec<(RoomId, i64)>,
         follow_joins: bool,
     ) -> Result<Subscription, Error> {
+        if cursors.len() > MAX_SUBSCRIBE_ROOMS {
+            return Err(invalid(
+                "rooms",
+                format!("must name at most {MAX_SUBSCRIBE_ROOMS} rooms; an empty list follows all your rooms"),
+            ));
+        }
         let mut seen = HashSet::new();
         for (room, after) in &cursors {
             if *after < 0 {
@@ -285,6 +304,7 @@ impl Messaging {
                 return Err(invalid("rooms.room_id", format!("room {room} is named twice")));
             }
         }
+        let permit = self.inner.streams.open(who.user_id)?;
         let all_rooms = cursors.is_empty();
         let follow_joins = all_rooms || follow_joins;
         // Subscribe to the user's topic before reading memberships, and to each room's topic before reading
@@ -314,7 +334,7 @@ impl Messaging {
                 start.push((room, after, topic));
             }
         }
-        Ok(stream::spawn(self.inner.clone(), who, follow_joins, user_topic, start))
+        Ok(stream::spawn(self.inner.clone(), who, follow_joins, user_topic, start, permit))
     }
 }
 

@@ -32,6 +32,8 @@ use crate::{Error, Inner, StreamEvent};
 #[derive(Debug)]
 pub struct Subscription {
     events: ReceiverStream<Result<StreamEvent, Error>>,
+    /// The subscriber's place among their open streams, freed when the subscription is dropped.
+    _permit: limits::StreamPermit,
 }
 
 impl Stream for Subscription {
@@ -68,6 +70,7 @@ pub(crate) fn spawn(
     follow_joins: bool,
     user_topic: Topic,
     start: Vec<(RoomId, i64, Topic)>,
+    permit: limits::StreamPermit,
 ) -> Subscription {
     let (out, events) = mpsc::channel(inner.config.stream_buffer.max(1));
     let mut task = Task {
@@ -96,7 +99,7 @@ pub(crate) fn spawn(
             }
         }
     });
-    Subscription { events: ReceiverStream::new(events) }
+    Subscription { events: ReceiverStream::new(events), _permit: permit }
 }
 
 struct Task {

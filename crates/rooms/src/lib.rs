@@ -30,6 +30,9 @@ use types::{Entry, Member, PageSize, Role, Room, RoomId, RoomKind, User, UserId,
 pub use error::Error;
 use error::invalid;
 
+/// The longest page token this crate issues is well under this many bytes.
+const MAX_TOKEN: usize = 256;
+
 /// A room as one user sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomView {
@@ -130,6 +133,9 @@ impl Rooms {
         page_token: &str,
         name_filter: &str,
     ) -> Result<(Vec<RoomView>, Option<String>), Error> {
+        if page_token.len() > MAX_TOKEN {
+            return Err(invalid("page_token", "is not a token from a previous page of this listing"));
+        }
         let (listing, name) = match scope {
             Scope::Joined => (Listing::Joined(who), "joined"),
             Scope::Public => (Listing::Public, "public"),
@@ -176,6 +182,9 @@ impl Rooms {
         size: PageSize,
         page_token: &str,
     ) -> Result<(Vec<Member>, Option<String>), Error> {
+        if page_token.len() > MAX_TOKEN {
+            return Err(invalid("page_token", "is not a token from a previous page of this listing"));
+        }
         let listing = format!("members {room}");
         let after = match decode_token("page_token", &listing, page_token)? {
             Some(key) => key
@@ -213,6 +222,10 @@ impl Rooms {
     }
 
     async fn user_by_name(&self, username: &str) -> Result<User, Error> {
+        // No username is longer; refused before it is normalised or looked up.
+        if username.chars().count() > 32 {
+            return Err(invalid("username", "must be at most 32 characters"));
+        }
         let key = types::text::username_key(username);
         self.db.read().await?.user_by_username_key(&key).await?.ok_or_else(|| Error::UserNotFound(username.to_owned()))
     }

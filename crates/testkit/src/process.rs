@@ -20,8 +20,9 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `binary` with `args` (plus a free port and JSON logs) and `envs`, and waits until it logs a
-    /// JSON line whose message ends in "listening" with an `address` field.
+    /// Starts `binary` with `args` (plus a free port and JSON logs, and `--rate-limits off` unless `args`
+    /// say otherwise: tests go faster than people) and `envs`, and waits until it logs a JSON line whose
+    /// message ends in "listening" with an `address` field.
     ///
     /// # Errors
     /// When the process cannot start or does not listen within 30 seconds (the error has its output).
@@ -30,6 +31,9 @@ impl Daemon {
         // Only what the test says: nothing inherited from the environment running the tests.
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PARLEY_")) {
             command.env_remove(key);
+        }
+        if !args.contains(&"--rate-limits") && binary.file_name().is_some_and(|n| n == "parleyd") {
+            command.args(["--rate-limits", "off"]);
         }
         let mut child = command
             .args(args)

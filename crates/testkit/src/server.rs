@@ -50,6 +50,9 @@ impl TestServer {
     ) -> anyhow::Result<Self> {
         let mut config = gateway::Config::new(SECRET.to_vec());
         config.shutdown_grace = Duration::from_secs(2);
+        // Tests send, register and create rooms far faster than people do: request rate limits are off
+        // unless a test turns them on (the limits have tests of their own).
+        config.rates = gateway::RateConfig::off();
         adjust(&mut config);
         // A fresh handle, as a restarted process would have: nothing in memory survives a restart.
         let db = gateway::Db::open(&gateway::DbConfig::new(t.url())).await?;

@@ -62,6 +62,10 @@ pub enum Reason {
     RateLimited,
     /// A limit on open streams or connections is reached.
     LimitReached,
+    /// The server has too much of this work in hand right now; see `google.rpc.RetryInfo`.
+    Overloaded,
+    /// The request message is larger than the server accepts.
+    RequestTooLarge,
     /// No `authorization` metadata.
     CredentialsMissing,
     /// `authorization` metadata that is not `Bearer <token>`.
@@ -110,7 +114,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for checks that the protos list them all (keep in step with the enum).
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::FieldInvalid,
         Self::UsernameTaken,
         Self::EmailTaken,
@@ -119,6 +123,8 @@ impl Reason {
         Self::RateLimited,
         Self::LimitReached,
         Self::CredentialsMissing,
+        Self::Overloaded,
+        Self::RequestTooLarge,
         Self::CredentialsMalformed,
         Self::TokenExpired,
         Self::TokenInvalid,
@@ -152,6 +158,8 @@ impl Reason {
             Self::LoginThrottled => "LOGIN_THROTTLED",
             Self::RateLimited => "RATE_LIMITED",
             Self::LimitReached => "LIMIT_REACHED",
+            Self::Overloaded => "OVERLOADED",
+            Self::RequestTooLarge => "REQUEST_TOO_LARGE",
             Self::CredentialsMissing => "CREDENTIALS_MISSING",
             Self::CredentialsMalformed => "CREDENTIALS_MALFORMED",
             Self::TokenExpired => "TOKEN_EXPIRED",

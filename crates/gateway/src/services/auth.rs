@@ -9,32 +9,18 @@ use auth::{Auth, LogoutScope, Registration};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{account, tokens};
-use crate::layer::caller;
+use crate::layer::{ClientAddress, caller};
 use crate::status::status;
 
 #[derive(Debug)]
 pub(crate) struct AuthApi {
     pub(crate) auth: Arc<Auth>,
-    /// Whether to take the client's address from `x-forwarded-for` (set when behind a trusted proxy).
-    pub(crate) trust_forwarded_for: bool,
 }
 
 impl AuthApi {
-    /// The address login throttling counts against.
-    fn source<T>(&self, request: &Request<T>) -> Option<IpAddr> {
-        if self.trust_forwarded_for {
-            // The proxy appends the address it saw, so the last entry is the one to trust.
-            let forwarded = request
-                .metadata()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if forwarded.is_some() {
-                return forwarded;
-            }
-        }
-        request.remote_addr().map(|a| a.ip())
+    /// The address login throttling counts against (worked out by the call layer).
+    fn source<T>(request: &Request<T>) -> Option<IpAddr> {
+        request.extensions().get::<ClientAddress>().and_then(|a| a.0)
     }
 }
 
@@ -53,7 +39,7 @@ impl AuthService for AuthApi {
     }
 
     async fn login(&self, request: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
-        let source = self.source(&request);
+        let source = Self::source(&request);
         let r = request.into_inner();
         let (acct, toks) = self.auth.login(&r.login, &r.password, source).await.map_err(|e| status(&e))?;
         Ok(Response::new(LoginResponse { user: Some(account(&acct)), tokens: Some(tokens(&toks)) }))
