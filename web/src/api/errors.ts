@@ -51,9 +51,9 @@ export function retryAfterMs(e: unknown): number | undefined {
  */
 export function needsRefresh(e: unknown): boolean {
   const err = ConnectError.from(e);
-  if (err.code !== Code.Unauthenticated || !err.isWireError) return false;
   const reason = reasonOf(err);
-  return reason === ErrorReason.TOKEN_EXPIRED || reason === undefined;
+  if (reason !== undefined) return reason === ErrorReason.TOKEN_EXPIRED;
+  return err.code === Code.Unauthenticated && err.isWireError;
 }
 
 /** Whether `e` says the session is over, so that only signing in again helps (refreshing would not). */
