@@ -10,9 +10,8 @@
 // loaded while the stream delivered it) is stored once. React reads the state through
 // useSyncExternalStore; changes are coalesced into one new snapshot per task.
 
-import { Code, ConnectError } from "@connectrpc/connect";
 import { messages, presence as presenceApi, rooms as roomsApi } from "../api/client";
-import { describeError } from "../api/errors";
+import { describeError, ErrorReason, hasReason } from "../api/errors";
 import { endSessionAfter, renewAccessToken, type SessionUser } from "../api/session";
 import { MessageKind, RoomRemovedReason, type Message, type SubscribeResponse } from "../gen/chat/v1/messages_pb";
 import { PresenceStatus } from "../gen/chat/v1/presence_pb";
@@ -381,7 +380,17 @@ export class ChatStore {
   }
 
   async join(roomId: string) {
-    const { room } = await roomsApi.joinRoom({ roomId });
+    let room: Room | undefined;
+    try {
+      ({ room } = await roomsApi.joinRoom({ roomId }));
+    } catch (e) {
+      // The room was deleted, or (a private one) the invitation withdrawn: the invitation is gone too.
+      if (hasReason(e, ErrorReason.ROOM_NOT_FOUND) && this.invitations.has(roomId)) {
+        this.forgetInvitation(roomId);
+        this.changed();
+      }
+      throw e;
+    }
     this.forgetInvitation(roomId);
     if (room) this.addRoom(room);
     await this.open(roomId);
@@ -392,8 +401,8 @@ export class ChatStore {
     try {
       await roomsApi.declineInvitation({ roomId });
     } catch (e) {
-      // Already ended (declined on another device, or withdrawn): it is gone either way.
-      if (ConnectError.from(e).code !== Code.NotFound) throw e;
+      // Already ended (declined on another device, or withdrawn) or the room deleted: gone either way.
+      if (!hasReason(e, ErrorReason.INVITATION_NOT_FOUND, ErrorReason.ROOM_NOT_FOUND)) throw e;
     }
     this.forgetInvitation(roomId);
     this.changed();
@@ -421,8 +430,8 @@ export class ChatStore {
     try {
       await presenceApi.setPresence({ status });
     } catch (e) {
-      // FAILED_PRECONDITION: no stream is open right now; the next `ready` applies the wish.
-      if (ConnectError.from(e).code !== Code.FailedPrecondition) console.warn("presence:", describeError(e));
+      // NOT_CONNECTED: no stream is open right now; the next `ready` applies the wish.
+      if (!hasReason(e, ErrorReason.NOT_CONNECTED)) console.warn("presence:", describeError(e));
     }
   }
 
