@@ -1,12 +1,15 @@
 // Clients for the four services. Every call but Register, Login and RefreshToken carries the access
-// token; a unary call refused with UNAUTHENTICATED is retried once with a refreshed token.
+// token. A unary call refused because the token expired (reason TOKEN_EXPIRED) is retried once with a
+// refreshed token; one refused because the session is over (SESSION_ENDED, TOKEN_INVALID) ends the
+// session at once, since a refresh could only fail.
 
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Interceptor } from "@connectrpc/connect";
 import { AuthService } from "../gen/chat/v1/auth_pb";
 import { MessageService } from "../gen/chat/v1/messages_pb";
 import { PresenceService } from "../gen/chat/v1/presence_pb";
 import { RoomService } from "../gen/chat/v1/rooms_pb";
-import { refreshAccessToken, validAccessToken } from "./session";
+import { endsSession, needsRefresh } from "./errors";
+import { endSessionAfter, refreshAccessToken, validAccessToken } from "./session";
 import { publicAuth, transport } from "./transport";
 
 const withAccessToken: Interceptor = (next) => async (req) => {
@@ -15,12 +18,23 @@ const withAccessToken: Interceptor = (next) => async (req) => {
   try {
     return await next(req);
   } catch (e) {
-    // A stream's failure is the stream owner's to handle (see store/stream.ts).
-    if (req.stream || ConnectError.from(e).code !== Code.Unauthenticated) throw e;
-    req.header.set("authorization", `Bearer ${await refreshAccessToken(token)}`);
+    // A stream's failure is the stream owner's to handle (see store/chat.ts and store/recovery.ts).
+    if (req.stream) throw e;
+    if (!needsRefresh(e)) throw ended(e);
+  }
+  req.header.set("authorization", `Bearer ${await refreshAccessToken(token)}`);
+  try {
     return await next(req);
+  } catch (e) {
+    throw ended(e);
   }
 };
+
+/** Ends the session when `e` says it is over; returns `e`. */
+function ended(e: unknown): unknown {
+  if (endsSession(e)) endSessionAfter(e);
+  return e;
+}
 
 const authed = transport([withAccessToken]);
 

@@ -7,6 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Tokens, User } from "../gen/chat/v1/auth_pb";
+import { describeEnded } from "./errors";
 import { publicAuth } from "./transport";
 
 export interface SessionUser {
@@ -92,6 +93,11 @@ export function endSession(reason?: string) {
   publish(null);
 }
 
+/** Forgets the session because the server refused it for good (`e`), saying why on the sign-in screen. */
+export function endSessionAfter(e: unknown) {
+  endSession(describeEnded(e));
+}
+
 function signedOut(): ConnectError {
   return new ConnectError("you are signed out", Code.Unauthenticated);
 }
@@ -105,6 +111,11 @@ export async function validAccessToken(): Promise<string> {
 }
 
 let inflight: Promise<string> | null = null;
+
+/** Replaces the stored access token, which the server refused as expired (its clock may be ahead of ours). */
+export function renewAccessToken(): Promise<string> {
+  return refreshAccessToken(readStored()?.accessToken ?? "");
+}
 
 /**
  * Replaces `stale`, an access token that expired or was refused, with a new one, and returns it. When the
@@ -142,9 +153,9 @@ async function refresh(stale: string): Promise<string> {
     publish(next);
     return next.accessToken;
   } catch (e) {
-    if (ConnectError.from(e).code === Code.Unauthenticated) {
-      endSession("Your session has ended. Please sign in again.");
-    }
+    // Whatever the reason (the refresh token is unknown, expired, reused or of an ended session), a
+    // refused refresh token cannot be replaced without signing in.
+    if (ConnectError.from(e).code === Code.Unauthenticated) endSessionAfter(e);
     throw e;
   }
 }

@@ -11,8 +11,9 @@ export function ConnectionBanner() {
   const now = useNow(retryAt !== null);
   const seconds = retryAt === null ? null : Math.max(1, Math.ceil((retryAt - now) / 1000));
   const live = phase === "live";
-  // The first attempt gets a moment before the banner shows, so a quick start does not flash it.
-  const quiet = phase === "connecting" && retryAt === null && !error;
+  // An attempt that follows no failure (the first, or one made at once after a refreshed token) gets a
+  // moment before the banner shows, so that a quick one does not flash it.
+  const quiet = retryAt === null && !error;
 
   return (
     <div

@@ -2,22 +2,24 @@
 //
 // Each attempt to connect lists the joined rooms and pending invitations, then opens the stream with a
 // cursor per room (the last seq this tab knows of) and follow_joins, so after a dropped connection it
-// resumes exactly where it stopped: every entry after the cursor is replayed, then it goes on live. Failed
-// attempts are retried with backoff (see retry.ts), the first one as much as later ones, and the connection
-// state says when the next try is. Entries are kept per room in a map by seq, so an entry seen twice (a
-// page loaded while the stream delivered it) is stored once. React reads the state through
+// resumes exactly where it stopped: every entry after the cursor is replayed, then it goes on live. What a
+// failure leads to depends on its reason (see recovery.ts): an ended session signs out; an expired token
+// is refreshed, or a room that is gone listed again, and the stream reopened at once; anything else is
+// retried with backoff (see retry.ts), the first attempt as much as later ones, and the connection state
+// says when the next try is. Entries are kept per room in a map by seq, so an entry seen twice (a page
+// loaded while the stream delivered it) is stored once. React reads the state through
 // useSyncExternalStore; changes are coalesced into one new snapshot per task.
 
-import { Code, ConnectError } from "@connectrpc/connect";
 import { messages, presence as presenceApi, rooms as roomsApi } from "../api/client";
-import { describeError } from "../api/errors";
-import { endSession, type SessionUser } from "../api/session";
+import { describeError, ErrorReason, hasReason } from "../api/errors";
+import { endSessionAfter, renewAccessToken, type SessionUser } from "../api/session";
 import { MessageKind, RoomRemovedReason, type Message, type SubscribeResponse } from "../gen/chat/v1/messages_pb";
 import { PresenceStatus } from "../gen/chat/v1/presence_pb";
 import { ListRoomsScope, type Member, type Room } from "../gen/chat/v1/rooms_pb";
 import { LocalMemory } from "./local";
 import { People } from "./people";
 import type { Connection, Invitation, RoomState, Snapshot } from "./types";
+import { afterStreamFailure, type Recovery } from "./recovery";
 import { Backoff } from "./retry";
 
 export type { Connection, Invitation, Person, Phase, RoomState, Snapshot } from "./types";
@@ -106,6 +108,8 @@ export class ChatStore {
   private async run() {
     const signal = this.abort.signal;
     let everLive = false;
+    // Whether the last failure was followed by an attempt at once: the next one waits, whatever it was.
+    let hurried = false;
     while (!signal.aborted) {
       let failure: unknown = null;
       try {
@@ -119,23 +123,39 @@ export class ChatStore {
         for await (const response of messages.subscribe({ rooms: cursors, followJoins: true }, { signal })) {
           if (response.event.case === "ready") {
             everLive = true;
+            hurried = false;
             this.backoff.reset();
           }
           this.handle(response.event);
         }
-        // The server ended the stream (it is shutting down): reconnect.
+        // The server ended the stream without an error: reconnect after the backoff.
       } catch (e) {
         if (signal.aborted) return;
-        if (ConnectError.from(e).code === Code.Unauthenticated) {
-          endSession("Your session has ended. Please sign in again.");
-          return;
-        }
         failure = e;
         console.warn("connection failed:", describeError(e));
       }
       this.live = false;
-      const wait = this.backoff.next();
       const phase = everLive ? "reconnecting" : "connecting";
+      const recovery: Recovery = failure !== null ? afterStreamFailure(failure) : { action: "backoff", minWaitMs: 0 };
+      if (recovery.action === "sign-out") {
+        endSessionAfter(failure);
+        return;
+      }
+      if (recovery.action !== "backoff" && !hurried) {
+        hurried = true;
+        this.connection = { phase, retryAt: null, error: null };
+        this.changed();
+        if (recovery.action === "relist") continue; // every attempt lists the rooms first
+        try {
+          await renewAccessToken();
+          continue;
+        } catch (e) {
+          // A refused refresh has ended the session, and so this store; other failures wait their turn.
+          failure = e;
+        }
+      }
+      hurried = false;
+      const wait = Math.max(this.backoff.next(), recovery.action === "backoff" ? recovery.minWaitMs : 0);
       this.connection = { phase, retryAt: Date.now() + wait, error: failure ? describeError(failure) : null };
       this.changed();
       await this.backoff.sleep(wait, signal);
@@ -360,7 +380,17 @@ export class ChatStore {
   }
 
   async join(roomId: string) {
-    const { room } = await roomsApi.joinRoom({ roomId });
+    let room: Room | undefined;
+    try {
+      ({ room } = await roomsApi.joinRoom({ roomId }));
+    } catch (e) {
+      // The room was deleted, or (a private one) the invitation withdrawn: the invitation is gone too.
+      if (hasReason(e, ErrorReason.ROOM_NOT_FOUND) && this.invitations.has(roomId)) {
+        this.forgetInvitation(roomId);
+        this.changed();
+      }
+      throw e;
+    }
     this.forgetInvitation(roomId);
     if (room) this.addRoom(room);
     await this.open(roomId);
@@ -371,8 +401,8 @@ export class ChatStore {
     try {
       await roomsApi.declineInvitation({ roomId });
     } catch (e) {
-      // Already ended (declined on another device, or withdrawn): it is gone either way.
-      if (ConnectError.from(e).code !== Code.NotFound) throw e;
+      // Already ended (declined on another device, or withdrawn) or the room deleted: gone either way.
+      if (!hasReason(e, ErrorReason.INVITATION_NOT_FOUND, ErrorReason.ROOM_NOT_FOUND)) throw e;
     }
     this.forgetInvitation(roomId);
     this.changed();
@@ -400,8 +430,8 @@ export class ChatStore {
     try {
       await presenceApi.setPresence({ status });
     } catch (e) {
-      // FAILED_PRECONDITION: no stream is open right now; the next `ready` applies the wish.
-      if (ConnectError.from(e).code !== Code.FailedPrecondition) console.warn("presence:", describeError(e));
+      // NOT_CONNECTED: no stream is open right now; the next `ready` applies the wish.
+      if (!hasReason(e, ErrorReason.NOT_CONNECTED)) console.warn("presence:", describeError(e));
     }
   }
 
