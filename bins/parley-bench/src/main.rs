@@ -62,6 +62,10 @@ struct Cli {
     #[arg(long)]
     idle_streams: Option<usize>,
 
+    /// Users, each on a connection of their own, in the connections scenario. [default: 1000, --quick 30]
+    #[arg(long)]
+    connection_users: Option<usize>,
+
     /// Subscribers in the fan-out scenario. [default: 1000, --quick 50]
     #[arg(long)]
     fanout_subscribers: Option<usize>,
@@ -94,6 +98,7 @@ enum Scenario {
     Fanout,
     Throughput,
     Memory,
+    Connections,
     History,
     Logins,
 }
@@ -133,6 +138,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(n) = cli.idle_streams {
         sizes.idle_streams = n;
     }
+    if let Some(n) = cli.connection_users {
+        sizes.connection_users = n;
+    }
     if let Some(n) = cli.fanout_subscribers {
         sizes.fanout_subscribers = n;
     }
@@ -145,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Scenario::Fanout,
         Scenario::Throughput,
         Scenario::Memory,
+        Scenario::Connections,
         Scenario::History,
         Scenario::Logins,
     ];
@@ -158,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Scenario::Fanout => scenarios::fanout(&env).await,
             Scenario::Throughput => scenarios::throughput(&env).await,
             Scenario::Memory => scenarios::memory(&env).await,
+            Scenario::Connections => scenarios::connections(&env).await,
             Scenario::History => scenarios::history(&env).await,
             Scenario::Logins => scenarios::logins(&env).await,
         };

@@ -30,6 +30,7 @@ pub struct Sizes {
     pub fanout_rate: f64,
     pub senders: usize,
     pub idle_streams: usize,
+    pub connection_users: usize,
     pub history_messages: u64,
     pub history_queries: usize,
     pub login_concurrency: usize,
@@ -47,6 +48,7 @@ impl Sizes {
             fanout_rate: 250.0,
             senders: 64,
             idle_streams: 10_000,
+            connection_users: 1000,
             history_messages: 10_000_000,
             history_queries: 500,
             // Twice the cores: while one login waits for its session's commit, another hashes.
@@ -65,6 +67,7 @@ impl Sizes {
             fanout_rate: 50.0,
             senders: 8,
             idle_streams: 300,
+            connection_users: 30,
             history_messages: 5_000,
             history_queries: 30,
             login_concurrency: 2,
@@ -115,9 +118,12 @@ impl Env {
             db.url(),
             "--db-max-connections",
             "16",
-            // Load generators are not people: request rate limits would measure themselves.
+            // Load generators are not people: request rate limits would measure themselves, and the
+            // memory scenarios hold far more streams per user than anyone's devices would.
             "--rate-limits",
             "off",
+            "--max-streams-per-user",
+            "1000000",
         ];
         let daemon = Daemon::spawn(&self.parleyd, &args, envs).await?;
         Ok(Server { daemon, db, _data: data })
@@ -330,10 +336,10 @@ pub async fn memory(env: &Env) -> anyhow::Result<Vec<Row>> {
     let fixed_malloc = [("MALLOC_MMAP_THRESHOLD_", "131072")];
     let server = env.parleyd_with(Backend::Sqlite, &fixed_malloc).await?;
     let target = room(&server.daemon.url, 100.min(streams)).await?;
-    let parley = idle_streams(&server.daemon, &target, streams).await?;
+    let parley = idle_streams(&server.daemon, &target, streams, 100).await?.per_stream_kib;
     drop(server);
     let reference = env.reference_server_with(&fixed_malloc).await?;
-    let bare = idle_streams(&reference, &reference_room(&reference.url), streams).await?;
+    let bare = idle_streams(&reference, &reference_room(&reference.url), streams, 100).await?.per_stream_kib;
     Ok(vec![
         Row::new("4 memory", &format!("RSS per idle subscription, {streams} streams"), "KiB", parley, Better::Lower)
             .reference(bare)
@@ -341,8 +347,47 @@ pub async fn memory(env: &Env) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
-/// Opens `n` idle streams (100 per connection) and returns the server's RSS growth per stream, in KiB.
-async fn idle_streams(server: &Daemon, room: &Room, n: usize) -> anyhow::Result<f64> {
+/// 4b. Server memory per connection: many users, each on a connection of their own with one Subscribe
+/// stream, as browsers and phones connect; the reference server holds as many connections and streams.
+pub async fn connections(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let users = env.sizes.connection_users;
+    let server = env.parleyd(Backend::Sqlite).await?;
+    let target = room(&server.daemon.url, users).await?;
+    let parley = idle_streams(&server.daemon, &target, users, 1).await?;
+    drop(server);
+    let reference = env.reference_server().await?;
+    let bare = idle_streams(&reference, &reference_room(&reference.url), users, 1).await?;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    Ok(vec![
+        Row::new(
+            "4b connections",
+            &format!("RSS per connection, {users} users each on their own"),
+            "KiB",
+            parley.per_stream_kib,
+            Better::Lower,
+        )
+        .reference(bare.per_stream_kib),
+        Row::new(
+            "4b connections",
+            &format!("server RSS with {users} connections open"),
+            "MiB",
+            mib(parley.rss_kib),
+            Better::Lower,
+        )
+        .reference(mib(bare.rss_kib)),
+    ])
+}
+
+/// What holding idle streams cost a server.
+struct Idle {
+    /// RSS growth per stream, KiB.
+    per_stream_kib: f64,
+    /// RSS with the streams open, KiB.
+    rss_kib: u64,
+}
+
+/// Opens `n` idle streams, `per_connection` on each connection, and measures the server's RSS growth.
+async fn idle_streams(server: &Daemon, room: &Room, n: usize, per_connection: usize) -> anyhow::Result<Idle> {
     // Warm up: one connection, one stream, opened and closed.
     {
         let channel = connect(&server.url).await?;
@@ -354,10 +399,10 @@ async fn idle_streams(server: &Daemon, room: &Room, n: usize) -> anyhow::Result<
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = server.rss_kib()?;
-    let channels = load::connect_many(&server.url, n.div_ceil(100)).await?;
+    let channels = load::connect_many(&server.url, n.div_ceil(per_connection)).await?;
     let mut open = Vec::with_capacity(n);
     for i in 0..n {
-        let mut client = MessageServiceClient::new(channels[i / 100].clone());
+        let mut client = MessageServiceClient::new(channels[i / per_connection].clone());
         let mut s = client
             .subscribe(bearer(SubscribeRequest::default(), &room.readers[i % room.readers.len()]))
             .await?
@@ -368,7 +413,7 @@ async fn idle_streams(server: &Daemon, room: &Room, n: usize) -> anyhow::Result<
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.rss_kib()?;
     drop(open);
-    Ok(after.saturating_sub(before) as f64 / n as f64)
+    Ok(Idle { per_stream_kib: after.saturating_sub(before) as f64 / n as f64, rss_kib: after })
 }
 
 /// 5. History page latency over a room with a very long timeline, newest page and a deep page.

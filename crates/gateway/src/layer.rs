@@ -6,7 +6,8 @@
 //!   into an [`auth::Identity`] stored in the request's extensions;
 //! - applies the request rate limits (per user, or per address before signing in);
 //! - gives unary calls a deadline;
-//! - turns tonic's own "message too large" refusal into a status with a reason, like every other.
+//! - refuses a request whose message is over the size limit as soon as its length prefix arrives, with a
+//!   reason like every other status (tonic's own check, behind it, would answer without one).
 //!
 //! A request refused here never reaches a service. **Invariant:** services read the caller only through
 //! [`caller`], which fails closed if the layer did not run.
@@ -94,6 +95,7 @@ pub(crate) struct CallPolicy {
     pub(crate) rates: Arc<RateLimits>,
     pub(crate) trust_forwarded_for: bool,
     pub(crate) request_timeout: Duration,
+    pub(crate) max_request_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -138,7 +140,7 @@ impl DomainError for TimedOut {
     }
 }
 
-/// A request message over the size limit (tonic refuses it while decoding, with OUT_OF_RANGE).
+/// A request message over the size limit.
 #[derive(Debug, thiserror::Error)]
 #[error("the request is larger than the server accepts")]
 struct TooLarge;
@@ -153,11 +155,35 @@ impl DomainError for TooLarge {
     }
 }
 
-/// Whether a response is tonic's refusal of an oversized request.
-fn is_too_large<B>(response: &http::Response<B>) -> bool {
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
-    header("grpc-status") == Some("11")
-        && header("grpc-message").is_some_and(|m| m.contains("message length too large"))
+/// The length the request's first gRPC message declares (its 5-byte prefix: a compression flag and a
+/// big-endian length), read from the front of the body, and the body again, still whole.
+async fn first_message_length(mut body: Body) -> (Option<u32>, Body) {
+    use http_body_util::BodyExt as _;
+    let mut head = bytes::BytesMut::new();
+    let mut held = None;
+    while head.len() < 5 {
+        match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => head.extend_from_slice(&data),
+                Err(trailers) => {
+                    held = Some(Ok(trailers));
+                    break;
+                }
+            },
+            Some(Err(e)) => {
+                held = Some(Err(e));
+                break;
+            }
+            None => break,
+        }
+    }
+    let length = (head.len() >= 5).then(|| u32::from_be_bytes([head[1], head[2], head[3], head[4]]));
+    let front = (!head.is_empty()).then(|| Ok(http_body::Frame::data(head.freeze())));
+    let frames = futures::StreamExt::chain(
+        futures::stream::iter(front.into_iter().chain(held)),
+        http_body_util::BodyStream::new(body),
+    );
+    (length, Body::new(http_body_util::StreamBody::new(frames)))
 }
 
 impl<S> Service<http::Request<Body>> for Calls<S>
@@ -204,6 +230,14 @@ where
                         }
                     }
                 }
+                if path.starts_with("/chat.v1.") {
+                    let (parts, body) = request.into_parts();
+                    let (length, body) = first_message_length(body).await;
+                    if length.is_some_and(|n| usize::try_from(n).map_or(true, |n| n > policy.max_request_bytes)) {
+                        return Ok(status(&TooLarge).into_http());
+                    }
+                    request = http::Request::from_parts(parts, body);
+                }
                 if let (Some(kind), Some(subject)) = (rate_kind(&path), subject)
                     && let Err(e) = policy.rates.check(kind, subject)
                 {
@@ -218,9 +252,6 @@ where
                         Err(_) => return Ok(status(&TimedOut(policy.request_timeout)).into_http()),
                     }
                 };
-                if is_too_large(&response) {
-                    return Ok(status(&TooLarge).into_http());
-                }
                 Ok(response)
             }
             .instrument(span),

@@ -94,6 +94,7 @@ pub async fn serve(
         rates: app.rates.clone(),
         trust_forwarded_for: app.config.trust_forwarded_for,
         request_timeout: limits.request_timeout,
+        max_request_bytes: limits.max_request_bytes,
     };
     let mut builder = Server::builder()
         .accept_http1(true)

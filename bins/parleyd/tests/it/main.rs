@@ -9,6 +9,7 @@ mod support;
 
 mod auth;
 mod grpcurl;
+mod hardening;
 mod messages;
 mod presence;
 mod reasons;
