@@ -9,6 +9,7 @@ use messaging::{Messaging, MessagingConfig};
 use presence::{LocalStore, Presence};
 use rooms::Rooms;
 use storage::Db;
+use tasks::Supervisor;
 use tokio_util::sync::CancellationToken;
 
 /// Limits on what one connection or call may take, each a flag of parleyd's (see the README's Security
@@ -115,6 +116,9 @@ pub enum Error {
     /// The server failed, or its TLS configuration is unusable.
     #[error("server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// A background task kept failing and was given up on.
+    #[error("the background task {0:?} kept failing; stopping so that a supervisor can restart the node")]
+    TaskFailed(&'static str),
 }
 
 /// One node's services.
@@ -128,6 +132,8 @@ pub struct App {
     pub(crate) config: Config,
     /// Cancelled when the node shuts down; long-lived streams and background tasks end when it is.
     pub(crate) stopping: CancellationToken,
+    /// Owns the node's background tasks; `serve` stops with an error if one keeps failing.
+    pub(crate) supervisor: Supervisor,
 }
 
 impl App {
@@ -139,6 +145,7 @@ impl App {
     pub fn new(db: Db, config: Config) -> Result<Self, Error> {
         let bus = Bus::default();
         let stopping = CancellationToken::new();
+        let supervisor = Supervisor::new(stopping.clone());
         let auth = Arc::new(
             Auth::new(db.clone(), bus.clone(), config.auth.clone()).map_err(|e| Error::Config(e.to_string()))?,
         );
@@ -150,42 +157,42 @@ impl App {
             Arc::new(LocalStore::default()),
             config.presence_grace,
         );
-        let messaging =
-            Messaging::new(db, bus, rooms.clone(), auth.clone(), config.messaging.clone(), stopping.clone());
-        spawn_session_purge(auth.clone(), config.keep_ended_sessions, stopping.clone());
+        let messaging = Messaging::new(db, bus, rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
+        spawn_session_purge(auth.clone(), config.keep_ended_sessions, &supervisor);
         let rates = Arc::new(limits::RateLimits::new(&config.rates));
-        spawn_rate_sweep(rates.clone(), stopping.clone());
-        Ok(Self { auth, rooms, messaging, presence, rates, config, stopping })
+        spawn_rate_sweep(rates.clone(), &supervisor);
+        Ok(Self { auth, rooms, messaging, presence, rates, config, stopping, supervisor })
     }
 }
 
 /// Forgets rate-limit state of subjects that are idle again, once a minute (memory stays bounded however
 /// many addresses call).
-fn spawn_rate_sweep(rates: Arc<limits::RateLimits>, stopping: CancellationToken) {
-    tokio::spawn(async move {
-        let mut minutely = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                () = stopping.cancelled() => return,
-                _ = minutely.tick() => rates.sweep(),
+fn spawn_rate_sweep(rates: Arc<limits::RateLimits>, supervisor: &Supervisor) {
+    supervisor.spawn("rate-limit sweep", move || {
+        let rates = rates.clone();
+        async move {
+            let mut minutely = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                minutely.tick().await;
+                rates.sweep();
             }
         }
     });
 }
 
 /// Deletes long-ended sessions once an hour.
-fn spawn_session_purge(auth: Arc<Auth>, keep: Duration, stopping: CancellationToken) {
-    tokio::spawn(async move {
-        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tokio::select! {
-                () = stopping.cancelled() => return,
-                _ = hourly.tick() => {}
-            }
-            match auth.purge_ended_sessions(keep).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
-                Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+fn spawn_session_purge(auth: Arc<Auth>, keep: Duration, supervisor: &Supervisor) {
+    supervisor.spawn("session purge", move || {
+        let auth = auth.clone();
+        async move {
+            let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                hourly.tick().await;
+                match auth.purge_ended_sessions(keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+                    Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+                }
             }
         }
     });

@@ -134,10 +134,15 @@ pub async fn serve(
     let incoming = capped(listener, limits.max_connections);
     let server = router.serve_with_incoming_shutdown(incoming, signal);
     let grace = app.config.shutdown_grace;
+    let supervisor = app.supervisor.clone();
     tokio::select! {
         result = server => result?,
         () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
             tracing::warn!(?grace, "calls still open after the grace period; stopping anyway");
+        }
+        task = supervisor.failed() => {
+            stopping.cancel();
+            return Err(Error::TaskFailed(task));
         }
     }
     Ok(())

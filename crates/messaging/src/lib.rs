@@ -28,6 +28,7 @@ use batch::{Appended, Draft};
 use bus::{Bus, Topic};
 use rooms::{RoomView, Rooms};
 use storage::Db;
+use tasks::Supervisor;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use types::{
@@ -54,6 +55,8 @@ pub struct MessagingConfig {
     pub writers: Option<usize>,
     /// Sends that may wait for the writer before senders wait to enqueue.
     pub send_queue: usize,
+    /// How long a send waits for room in a full queue before it is refused with RESOURCE_EXHAUSTED.
+    pub enqueue_timeout: Duration,
     /// Events buffered per subscriber; a subscriber further behind is caught up from storage.
     pub stream_buffer: usize,
     /// Entries read from storage at a time when replaying or catching up.
@@ -70,6 +73,7 @@ impl Default for MessagingConfig {
             batch_max: 256,
             writers: None,
             send_queue: 4096,
+            enqueue_timeout: Duration::from_secs(5),
             stream_buffer: 64,
             replay_page: 200,
             streams_per_user: 16,
@@ -131,6 +135,16 @@ pub enum Error {
     /// The node is shutting down.
     #[error("server is shutting down; reconnect and resume from the last seq you received")]
     ShuttingDown,
+    /// The send queue stayed full.
+    #[error("the server has too many messages waiting to be stored; try again in a second")]
+    Overloaded,
+    /// The writer holding the send failed before answering (it was restarted). Whether the send was stored
+    /// is unknown; retrying with the same `client_message_id` is safe.
+    #[error("the send was interrupted before it was confirmed")]
+    Interrupted,
+    /// The subscription's task failed.
+    #[error("the subscription failed")]
+    StreamFailed,
     /// The subscription missed membership changes and cannot tell what it may deliver.
     #[error("stream fell behind on membership changes; subscribe again with the last seq of each room")]
     FellBehind,
@@ -155,7 +169,9 @@ impl DomainError for Error {
             Self::Invalid(_) => ErrorCode::InvalidArgument,
             Self::Rooms(e) => e.code(),
             Self::SessionEnded => ErrorCode::Unauthenticated,
-            Self::ShuttingDown | Self::FellBehind => ErrorCode::Unavailable,
+            Self::ShuttingDown | Self::FellBehind | Self::Interrupted => ErrorCode::Unavailable,
+            Self::Overloaded => ErrorCode::ResourceExhausted,
+            Self::StreamFailed => ErrorCode::Internal,
             Self::Auth(e) => e.code(),
             Self::Limit(e) => e.code(),
             Self::Storage(e) => e.code(),
@@ -168,6 +184,9 @@ impl DomainError for Error {
             Self::Rooms(e) => e.reason(),
             Self::SessionEnded => Reason::SessionEnded,
             Self::ShuttingDown => Reason::ShuttingDown,
+            Self::Overloaded => Reason::Overloaded,
+            Self::Interrupted => Reason::Unavailable,
+            Self::StreamFailed => Reason::Internal,
             Self::FellBehind => Reason::StreamFellBehind,
             Self::Auth(e) => e.reason(),
             Self::Limit(e) => e.reason(),
@@ -180,6 +199,15 @@ impl DomainError for Error {
             Self::Invalid(v) => v.as_slice(),
             Self::Rooms(e) => e.field_violations(),
             _ => &[],
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Overloaded => Some(Duration::from_secs(1)),
+            Self::Auth(e) => e.retry_after(),
+            Self::Limit(e) => e.retry_after(),
+            _ => None,
         }
     }
 }
@@ -211,14 +239,21 @@ impl Messaging {
         rooms: Rooms,
         auth: Arc<Auth>,
         config: MessagingConfig,
-        stopping: CancellationToken,
+        supervisor: &Supervisor,
     ) -> Self {
         let count = config.writers.unwrap_or(match db.backend() {
             storage::Backend::Mysql => 4,
             storage::Backend::Sqlite => 1,
         });
-        let writers = writer::Writers::spawn(&db, &bus, count, config.batch_max, config.send_queue);
-        reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, stopping.clone());
+        let writer_config = writer::WriterConfig {
+            count,
+            batch_max: config.batch_max,
+            queue: config.send_queue,
+            enqueue_timeout: config.enqueue_timeout,
+        };
+        let writers = writer::Writers::spawn(&db, &bus, writer_config, supervisor);
+        reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, supervisor);
+        let stopping = supervisor.stopping().clone();
         let streams = limits::StreamLimit::new(config.streams_per_user);
         Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writers, streams, stopping }) }
     }
@@ -248,8 +283,11 @@ impl Messaging {
         Violations::check(violations)?;
         let draft = Draft { sender_id: who, body: body.to_owned(), client_message_id: client_message_id.to_owned() };
         let (reply, answer) = oneshot::channel();
-        self.inner.writers.send(writer::Job { room, draft, reply }).await.map_err(|_| Error::ShuttingDown)?;
-        match answer.await.map_err(|_| Error::ShuttingDown)?? {
+        self.inner.writers.send(writer::Job { room, draft, reply }).await.map_err(|refused| match refused {
+            writer::Refused::Full => Error::Overloaded,
+            writer::Refused::Stopped => Error::ShuttingDown,
+        })?;
+        match answer.await.map_err(|_| Error::Interrupted)?? {
             Appended::Stored(entry) | Appended::Duplicate(entry) => Ok(entry),
             Appended::NoRoom => Err(rooms::Error::RoomNotFound.into()),
             Appended::NotMember => {

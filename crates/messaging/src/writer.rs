@@ -10,13 +10,21 @@
 //!
 //! The writer runs apart from the RPCs that feed it: a client that disconnects mid-send cannot cancel a
 //! transaction half way, and its message is stored or not as a whole.
+//!
+//! Each writer is supervised (`tasks::Supervisor`): if it panics, the sends of the batch it held get their
+//! reply channel dropped, which their callers answer with UNAVAILABLE (retrying with the same
+//! `client_message_id` is safe: the batch either committed whole or not at all), and a new writer takes over
+//! the same queue, which the supervisor's closure keeps. Waiting to enqueue is bounded too: a full queue
+//! refuses the send after `enqueue_timeout`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bus::{Bus, Event, Topic};
 use storage::{Conn, Db};
-use tokio::sync::{mpsc, oneshot};
+use tasks::Supervisor;
+use tokio::sync::{Mutex, mpsc, oneshot};
 use types::{Millis, RoomId};
 
 use crate::batch::{self, Appended, Dedup, Draft};
@@ -33,30 +41,57 @@ pub(crate) struct Job {
 #[derive(Debug)]
 pub(crate) struct Writers {
     queues: Vec<mpsc::Sender<Job>>,
+    enqueue_timeout: Duration,
+}
+
+/// Why a send could not be queued.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The writer's queue stayed full for the whole enqueue timeout.
+    Full,
+    /// The writers have stopped (the node is shutting down).
+    Stopped,
+}
+
+/// How the writers work.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WriterConfig {
+    pub(crate) count: usize,
+    pub(crate) batch_max: usize,
+    pub(crate) queue: usize,
+    pub(crate) enqueue_timeout: Duration,
 }
 
 impl Writers {
-    /// Starts `count` writers; each ends when its queue is dropped.
-    pub(crate) fn spawn(db: &Db, bus: &Bus, count: usize, batch_max: usize, queue: usize) -> Self {
-        let queues = (0..count.max(1))
+    /// Starts `config.count` supervised writers; each ends when its queue is dropped or the node stops.
+    pub(crate) fn spawn(db: &Db, bus: &Bus, config: WriterConfig, supervisor: &Supervisor) -> Self {
+        let batch_max = config.batch_max.max(1);
+        let queues = (0..config.count.max(1))
             .map(|_| {
-                let (tx, rx) = mpsc::channel(queue);
-                tokio::spawn(run(db.clone(), bus.clone(), rx, batch_max.max(1)));
+                let (tx, rx) = mpsc::channel(config.queue.max(1));
+                // The queue outlives any one writer task: a writer that panics is replaced by one that
+                // carries on with the same queue.
+                let rx = Arc::new(Mutex::new(rx));
+                let (db, bus) = (db.clone(), bus.clone());
+                supervisor.spawn("send writer", move || run(db.clone(), bus.clone(), rx.clone(), batch_max));
                 tx
             })
             .collect();
-        Self { queues }
+        Self { queues, enqueue_timeout: config.enqueue_timeout }
     }
 
     /// Queues a send with the writer that owns its room.
     ///
     /// # Errors
-    /// The job back when the writer has stopped.
-    pub(crate) async fn send(&self, job: Job) -> Result<(), Job> {
+    /// [`Refused`] when the queue stays full or the writers have stopped.
+    pub(crate) async fn send(&self, job: Job) -> Result<(), Refused> {
         let bytes = job.room.as_bytes();
         // UUIDv7: the last bytes are random, so they spread rooms evenly.
         let shard = usize::from(bytes[15]) % self.queues.len();
-        self.queues[shard].send(job).await.map_err(|e| e.0)
+        self.queues[shard].send_timeout(job, self.enqueue_timeout).await.map_err(|e| match e {
+            mpsc::error::SendTimeoutError::Timeout(_) => Refused::Full,
+            mpsc::error::SendTimeoutError::Closed(_) => Refused::Stopped,
+        })
     }
 }
 
@@ -65,7 +100,8 @@ impl Writers {
 /// the limit lets other writers have it (SQLite has one write connection).
 const BATCHES_PER_CHECKOUT: usize = 8;
 
-async fn run(db: Db, bus: Bus, mut queue: mpsc::Receiver<Job>, batch_max: usize) {
+async fn run(db: Db, bus: Bus, queue: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max: usize) {
+    let mut queue = queue.lock().await;
     let mut jobs = Vec::with_capacity(batch_max);
     loop {
         if jobs.is_empty() && queue.recv_many(&mut jobs, batch_max).await == 0 {
