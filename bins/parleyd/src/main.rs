@@ -85,6 +85,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         url: database_url.clone(),
         max_connections: config.db_max_connections,
         acquire_timeout: config.db_acquire_timeout,
+        tls_ca: config.database_ca.clone(),
     };
     let db = gateway::Db::open(&db_config)
         .await
