@@ -120,6 +120,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     app_config.rates = rate_config(&config);
     app_config.tls = tls_config(&config)?;
+    let tls = app_config.tls.is_some();
     app_config.web_dir = match &config.web_dir {
         Some(dir) if !dir.join("index.html").is_file() => {
             bail!(
@@ -139,6 +140,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr().context("cannot read the listening address")?;
     tracing::info!(
         %address,
+        tls,
         data_dir = %data_dir.display(),
         database = %gateway::redact(&database_url),
         "parleyd listening"
