@@ -29,11 +29,13 @@
 //
 // Environment: PARLEY_E2E_URL (required), PARLEY_E2E_SCREENSHOTS (default e2e/screenshots),
 // PARLEY_E2E_LABEL (screenshot name prefix), PARLEY_CHROMIUM (default /usr/bin/chromium),
-// PARLEY_E2E_CONTROL=stdio (set by the harness: restarts are available).
+// PARLEY_E2E_CONTROL=stdio (set by the harness: restarts are available). For an https URL with a test
+// certificate: PARLEY_E2E_CERT_SPKI (the certificate's public key hash, which Chromium then accepts; see
+// lib.mjs) and NODE_EXTRA_CA_CERTS=CA.pem (so that seeding, in Node, trusts it too).
 
 import { chromium } from "playwright-core";
 import { body, checkLongRoom, checkNewBelow } from "./long-room.mjs";
-import { audit, box, check, closeControl, env, live, loadSeeder, pageFits, register, restartServer, setHidden, shot, step } from "./lib.mjs";
+import { audit, box, check, chromiumArgs, closeControl, env, live, loadSeeder, pageFits, register, restartServer, setHidden, shot, step } from "./lib.mjs";
 
 if (!env.url) {
   console.error("set PARLEY_E2E_URL to the server's address, e.g. http://127.0.0.1:50051");
@@ -57,10 +59,7 @@ const seeder = await seed.register(env.url, `seeder_${suffix}`, "Seed Bot");
 const longRoomId = await seed.longRoom(seeder, longName, 300, 150);
 step(`seeded ${longName} in ${Date.now() - started} ms`);
 
-const browser = await chromium.launch({
-  executablePath: env.chromium,
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-});
+const browser = await chromium.launch({ executablePath: env.chromium, args: chromiumArgs() });
 try {
   const desktop = { viewport: { width: 1280, height: 800 } };
   const contextA = await browser.newContext(desktop);
@@ -82,6 +81,10 @@ try {
 
   step("1. a bad sign-in says why in plain words; both users register");
   await a.goto(env.url);
+  if (env.url.startsWith("https:")) {
+    const secure = await a.evaluate(() => location.protocol === "https:" && window.isSecureContext);
+    check(secure, "the page is served over HTTPS, as a secure context");
+  }
   await a.getByLabel("Username or email").fill(alice.username);
   await a.getByLabel("Password").fill("not the password");
   await a.getByRole("button", { name: "Sign in", exact: true }).click();

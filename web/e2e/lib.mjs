@@ -15,7 +15,20 @@ export const env = {
   chromium: process.env.PARLEY_CHROMIUM ?? "/usr/bin/chromium",
   /** Set by the Rust harness: it restarts the server when asked on stdout (see `restartServer`). */
   control: process.env.PARLEY_E2E_CONTROL === "stdio",
+  /**
+   * For an https URL served with a test certificate: base64 of the SHA-256 of the server certificate's
+   * public key. Chromium then accepts that one key despite its unknown CA, and still refuses every other
+   * certificate error. (Node, for seeding, trusts the test CA through NODE_EXTRA_CA_CERTS.)
+   */
+  certSpki: process.env.PARLEY_E2E_CERT_SPKI,
 };
+
+/** Chromium's command line: headless-friendly flags, and the pinned test certificate if there is one. */
+export function chromiumArgs() {
+  const args = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"];
+  if (env.certSpki) args.push(`--ignore-certificate-errors-spki-list=${env.certSpki}`);
+  return args;
+}
 
 export const step = (what) => console.log(`[${env.label || "e2e"}] ${what}`);
 

@@ -56,10 +56,16 @@ pub struct Config {
     #[arg(long, env = "PARLEY_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Database: sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE (MariaDB too).
+    /// Database: sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE (MariaDB too); add
+    /// ?require_ssl=true to a MySQL URL to require TLS.
     /// [default: sqlite://DATA_DIR/parley.db]
     #[arg(long, env = "PARLEY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// MySQL over TLS: verify the server's certificate with this CA (PEM) instead of the public roots.
+    /// Turns TLS on for the MySQL connection.
+    #[arg(long, env = "PARLEY_DATABASE_CA", value_name = "FILE")]
+    pub database_ca: Option<PathBuf>,
 
     /// Most database connections open at once.
     #[arg(long, env = "PARLEY_DB_MAX_CONNECTIONS", value_name = "N", default_value_t = 16)]

@@ -92,6 +92,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         url: database_url.clone(),
         max_connections: config.db_max_connections,
         acquire_timeout: config.db_acquire_timeout,
+        tls_ca: config.database_ca.clone(),
     };
     let db = gateway::Db::open(&db_config)
         .await
@@ -126,6 +127,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     app_config.rates = rate_config(&config);
     app_config.tls = tls_config(&config)?;
+    let tls = app_config.tls.is_some();
     app_config.web_dir = match &config.web_dir {
         Some(dir) if !dir.join("index.html").is_file() => {
             bail!(
@@ -145,6 +147,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr().context("cannot read the listening address")?;
     tracing::info!(
         %address,
+        tls,
         data_dir = %data_dir.display(),
         database = %gateway::redact(&database_url),
         "parleyd listening"

@@ -55,6 +55,29 @@ pub struct TlsConfig {
     pub client_ca_pem: Option<Vec<u8>>,
 }
 
+impl TlsConfig {
+    /// Builds the TLS settings once, so that a certificate, key or CA that cannot be used (not PEM, a key
+    /// that does not match the certificate, a CA file without a certificate) fails at start-up, before
+    /// the node says it is listening.
+    ///
+    /// # Errors
+    /// [`Error::Config`] saying what is wrong.
+    pub fn check(&self) -> Result<(), Error> {
+        match tonic::transport::Server::builder().tls_config(crate::server::server_tls(self)) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let mut reason = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    reason = format!("{reason}: {cause}");
+                    source = cause.source();
+                }
+                Err(Error::Config(format!("unusable TLS certificate, key or client CA: {reason}")))
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsConfig").field("client_certificates", &self.client_ca_pem.is_some()).finish_non_exhaustive()
@@ -141,8 +164,12 @@ impl App {
     /// Tokio runtime.
     ///
     /// # Errors
-    /// [`Error::Config`] when a setting is unusable (e.g. a short JWT secret).
+    /// [`Error::Config`] when a setting is unusable (e.g. a short JWT secret, or a TLS key that does not
+    /// match its certificate).
     pub fn new(db: Db, config: Config) -> Result<Self, Error> {
+        if let Some(tls) = &config.tls {
+            tls.check()?;
+        }
         let bus = Bus::default();
         let stopping = CancellationToken::new();
         let supervisor = Supervisor::new(stopping.clone());

@@ -12,7 +12,7 @@ use tonic::service::Routes;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-use crate::app::{App, Error};
+use crate::app::{App, Error, TlsConfig};
 use crate::incoming::capped;
 use crate::layer::{CallLayer, CallPolicy};
 use crate::services::auth::AuthApi;
@@ -20,6 +20,10 @@ use crate::services::messages::MessagesApi;
 use crate::services::presence::PresenceApi;
 use crate::services::rooms::RoomsApi;
 use crate::web::WebLayer;
+
+/// How long a new connection may take to complete its TLS handshake. Without a limit, a client that opens
+/// a connection and says nothing would hold one of the capped places for as long as it likes.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn cors() -> CorsLayer {
     // Browsers call from the web app's origin, which may differ from the API's. Credentials travel in the
@@ -34,6 +38,18 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("grpc-status-details-bin"),
         ])
         .max_age(Duration::from_secs(24 * 3600))
+}
+
+/// tonic's TLS settings for `tls`. rustls then offers ALPN `h2` only (tonic's choice): gRPC and grpc-web over
+/// HTTP/2. A client that offers ALPN without `h2` (an HTTP/1.1-only one) is refused in the handshake; one
+/// that offers no ALPN at all may still speak HTTP/1.1 (see docs/BEHAVIOUR.md).
+pub(crate) fn server_tls(tls: &TlsConfig) -> ServerTlsConfig {
+    let mut config =
+        ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem)).timeout(TLS_HANDSHAKE_TIMEOUT);
+    if let Some(ca) = &tls.client_ca_pem {
+        config = config.client_ca_root(Certificate::from_pem(ca));
+    }
+    config
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, tells open streams to end,
@@ -103,11 +119,7 @@ pub async fn serve(
         .http2_max_local_error_reset_streams(Some(limits.max_local_error_resets))
         .http2_max_header_list_size(Some(limits.max_header_list_bytes));
     if let Some(tls) = &app.config.tls {
-        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
-        if let Some(ca) = &tls.client_ca_pem {
-            config = config.client_ca_root(Certificate::from_pem(ca));
-        }
-        builder = builder.tls_config(config)?;
+        builder = builder.tls_config(server_tls(tls))?;
     }
     let router = builder
         .layer(cors())

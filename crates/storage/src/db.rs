@@ -11,6 +11,7 @@
 //! (and `SQLITE_BUSY` when a read transaction tries to upgrade) into a queue on the pool, while readers use
 //! their own pool and, in WAL mode, never block the writer. On MySQL both methods draw from one pool.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use diesel_async::{
     TransactionManager,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use mysql_async::{Opts, OptsBuilder};
 
 use crate::error::{Error, Result};
 
@@ -52,21 +54,39 @@ pub enum Backend {
 }
 
 /// How to reach the database and how to pool connections.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DbConfig {
-    /// `sqlite://PATH` (a file, created if missing) or `mysql://USER:PASSWORD@HOST:PORT/DATABASE`.
+    /// `sqlite://PATH` (a file, created if missing) or `mysql://USER:PASSWORD@HOST:PORT/DATABASE`. A MySQL
+    /// URL may ask for TLS with `?require_ssl=true` (mysql_async's parameters: `verify_ca` and
+    /// `verify_identity` are on unless set to `false`).
     pub url: String,
     /// Most connections open at once (for SQLite: readers; there is always exactly one writer).
     pub max_connections: usize,
     /// How long a caller waits for a free connection (or for a new one to open) before giving up with
     /// [`Error::Unavailable`].
     pub acquire_timeout: Duration,
+    /// MySQL only: a PEM file of the CA certificate(s) that sign the server's certificate. The server is
+    /// then verified against these alone, not the public roots; and TLS is required even if the URL does
+    /// not say `require_ssl=true`.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl DbConfig {
     /// A config for `url` with default pool settings.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(5), tls_ca: None }
+    }
+}
+
+/// The URL's password stays out of logs and panics.
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &redact(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("tls_ca", &self.tls_ca)
+            .finish()
     }
 }
 
@@ -131,12 +151,15 @@ impl Db {
     pub async fn open(config: &DbConfig) -> Result<Self> {
         let db = match parse_url(&config.url)? {
             Target::Mysql(url) => {
-                let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url.clone());
-                let pool = build_pool(manager, config.max_connections.max(1), config)?;
+                let opts = mysql_opts(&url, config.tls_ca.as_deref())?;
+                let pool = build_pool(mysql_manager(&url, opts.clone()), config.max_connections.max(1), config)?;
                 let db = Self { pools: Arc::new(Pools::Mysql(pool)), backend: Backend::Mysql };
-                let conn = AsyncMysqlConnection::establish(&url).await.map_err(|e| unavailable(&config.url, &e))?;
+                let conn = mysql_connect(opts).await.map_err(|e| unavailable(&config.url, &e))?;
                 migrate_mysql(conn).await?;
                 db
+            }
+            Target::Sqlite(_) if config.tls_ca.is_some() => {
+                return Err(Error::Config("a database CA applies to MySQL only, not to SQLite".into()));
             }
             Target::Sqlite(path) => {
                 let writer = build_pool(sqlite_manager(&path), 1, config)?;
@@ -206,6 +229,47 @@ async fn sqlite_connect(path: String) -> diesel::ConnectionResult<SqliteConn> {
     let mut conn = SqliteConn::establish(&path).await?;
     conn.batch_execute(SQLITE_SETUP).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
+}
+
+/// The connection options of a MySQL URL, with the CA file (if any) added to its TLS settings.
+fn mysql_opts(url: &str, tls_ca: Option<&Path>) -> Result<Opts> {
+    let opts = Opts::from_url(url).map_err(|e| Error::Config(format!("{}: {e}", redact(url))))?;
+    let ssl = match tls_ca {
+        None => opts.ssl_opts().cloned(),
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::Config(format!("cannot read the database CA {}: {e}", path.display())))?;
+            if !pem.windows(CERTIFICATE_PEM.len()).any(|w| w == CERTIFICATE_PEM) {
+                return Err(Error::Config(format!("{} holds no PEM certificate", path.display())));
+            }
+            let ssl = opts.ssl_opts().cloned().unwrap_or_default();
+            Some(ssl.with_root_certs(vec![pem.into()]).with_disable_built_in_roots(true))
+        }
+    };
+    // As diesel-async's own `establish` sets them: diesel keeps its own statement cache, and an UPDATE
+    // counts the rows it matched (as on SQLite), not only those it changed.
+    let mut builder = OptsBuilder::from_opts(opts).stmt_cache_size(0).client_found_rows(true);
+    if let Some(ssl) = ssl {
+        // A connection that must use TLS stays on TCP: with `prefer_socket`, mysql_async tries to move a
+        // connection to a loopback server over to the server's Unix socket, which carries no TLS.
+        builder = builder.ssl_opts(ssl).prefer_socket(false);
+    }
+    Ok(builder.into())
+}
+
+const CERTIFICATE_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
+/// A MySQL connection made with `opts`, with diesel's session settings (UTC, utf8mb4) applied.
+async fn mysql_connect(opts: Opts) -> diesel::ConnectionResult<AsyncMysqlConnection> {
+    let conn = mysql_async::Conn::new(opts).await.map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    AsyncMysqlConnection::try_from(conn).await
+}
+
+fn mysql_manager(url: &str, opts: Opts) -> AsyncDieselConnectionManager<AsyncMysqlConnection> {
+    let mut config = ManagerConfig::default();
+    // One `Opts` for every connection: they share its TLS connector (and the CA read once).
+    config.custom_setup = Box::new(move |_url| Box::pin(mysql_connect(opts.clone())));
+    AsyncDieselConnectionManager::new_with_config(url, config)
 }
 
 fn unavailable(url: &str, e: &ConnectionError) -> Error {
@@ -466,6 +530,70 @@ mod tests {
         assert_eq!(redact("mysql://parley:s3cret@db.example:3306/parley"), "mysql://parley:***@db.example:3306/parley");
         assert_eq!(redact("mysql://root@localhost/x"), "mysql://root@localhost/x");
         assert_eq!(redact("sqlite:///var/lib/parley.db"), "sqlite:///var/lib/parley.db");
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let config = DbConfig::new("mysql://parley:s3cret@db.example:3306/parley?require_ssl=true");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("mysql://parley:***@db.example:3306/parley?require_ssl=true"), "{printed}");
+    }
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn a_url_that_requires_tls_keeps_to_tcp() -> TestResult {
+        let opts = mysql_opts("mysql://u@127.0.0.1:3306/db?require_ssl=true", None)?;
+        let ssl = opts.ssl_opts().ok_or("no TLS")?;
+        assert!(!ssl.accept_invalid_certs() && !ssl.skip_domain_validation());
+        assert!(!opts.prefer_socket());
+        let plain = mysql_opts("mysql://u@127.0.0.1:3306/db", None)?;
+        assert!(plain.ssl_opts().is_none());
+        assert!(plain.prefer_socket(), "without TLS, mysql_async's default stays");
+        Ok(())
+    }
+
+    #[test]
+    fn a_ca_file_turns_tls_on_and_is_the_only_trust() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")?;
+        let opts = mysql_opts("mysql://u@db.example/db", Some(&ca))?;
+        let ssl = opts.ssl_opts().ok_or("no TLS")?;
+        assert_eq!(ssl.root_certs().len(), 1);
+        assert!(ssl.disable_built_in_roots());
+        assert!(!ssl.accept_invalid_certs() && !ssl.skip_domain_validation());
+        assert!(!opts.prefer_socket());
+        // The URL's own choices stand.
+        let opts = mysql_opts("mysql://u@db.example/db?require_ssl=true&verify_identity=false", Some(&ca))?;
+        assert!(opts.ssl_opts().ok_or("no TLS")?.skip_domain_validation());
+        Ok(())
+    }
+
+    #[test]
+    fn an_unusable_ca_file_or_parameter_is_a_settings_error() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let missing = dir.path().join("missing.pem");
+        assert!(
+            matches!(mysql_opts("mysql://u@h/db", Some(&missing)), Err(Error::Config(m)) if m.contains("missing.pem"))
+        );
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate")?;
+        assert!(
+            matches!(mysql_opts("mysql://u@h/db", Some(&junk)), Err(Error::Config(m)) if m.contains("no PEM certificate"))
+        );
+        assert!(matches!(mysql_opts("mysql://u:pw@h/db?nonsense=1", None), Err(Error::Config(m)) if !m.contains("pw")));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_with_sqlite_is_refused() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut config = DbConfig::new(format!("sqlite://{}", dir.path().join("p.db").display()));
+        config.tls_ca = Some(dir.path().join("ca.pem"));
+        assert!(matches!(Db::open(&config).await, Err(Error::Config(_))));
+        Ok(())
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub enum Error {
     /// The database URL is not one Parley understands.
     #[error("unsupported database url {0:?}: use sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE")]
     BadUrl(String),
+    /// The database settings cannot be used as given (an unknown URL parameter, an unreadable CA file).
+    #[error("invalid database settings: {0}")]
+    Config(String),
     /// No connection could be had: the server is down, unreachable, or every connection stayed busy for the
     /// whole acquire timeout.
     #[error("database unavailable: {0}")]
@@ -69,7 +72,9 @@ impl DomainError for Error {
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Unavailable(_) => ErrorCode::Unavailable,
-            Self::BadUrl(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => ErrorCode::Internal,
+            Self::BadUrl(_) | Self::Config(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 
@@ -79,7 +84,9 @@ impl DomainError for Error {
             // these through has met a row it expected to find.
             Self::AlreadyExists(_) | Self::NotFound(_) => Reason::Internal,
             Self::Unavailable(_) => Reason::Unavailable,
-            Self::BadUrl(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => Reason::Internal,
+            Self::BadUrl(_) | Self::Config(_) | Self::Migration(_) | Self::Corrupt(_) | Self::Query(_) => {
+                Reason::Internal
+            }
         }
     }
 }

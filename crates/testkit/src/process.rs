@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 
 /// A server process listening on a free loopback port. Killed when dropped.
 #[derive(Debug)]
@@ -14,7 +14,7 @@ pub struct Daemon {
     child: std::process::Child,
     /// Where it listens.
     pub addr: SocketAddr,
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` when it was started with `--tls-cert`.
     pub url: String,
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -63,7 +63,11 @@ impl Daemon {
             }
         });
         match tokio::time::timeout(Duration::from_secs(30), listening).await {
-            Ok(Ok(addr)) => Ok(Self { child, addr, url: format!("http://{addr}"), stderr: lines }),
+            Ok(Ok(addr)) => {
+                let tls = args.contains(&"--tls-cert") || envs.iter().any(|(key, _)| *key == "PARLEY_TLS_CERT");
+                let url = format!("{}://{addr}", if tls { "https" } else { "http" });
+                Ok(Self { child, addr, url, stderr: lines })
+            }
             _ => {
                 let _ = child.kill();
                 let output = lines.lock().map(|l| l.join("\n")).unwrap_or_default();
@@ -72,12 +76,20 @@ impl Daemon {
         }
     }
 
-    /// A new connection to it.
+    /// A new connection to it (in clear: for a daemon serving TLS, see [`Daemon::tls_channel`]).
     ///
     /// # Errors
     /// When it cannot connect.
     pub async fn channel(&self) -> anyhow::Result<Channel> {
         Ok(Channel::from_shared(self.url.clone())?.connect().await?)
+    }
+
+    /// A new TLS connection to it, trusting and showing what `tls` says (see [`crate::TestCerts`]).
+    ///
+    /// # Errors
+    /// When it cannot connect, or the TLS handshake fails.
+    pub async fn tls_channel(&self, tls: ClientTlsConfig) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(format!("https://{}", self.addr))?.tls_config(tls)?.connect().await?)
     }
 
     /// Sends SIGTERM and waits for the process to exit.

@@ -11,7 +11,8 @@ use testkit::db_test;
 
 use crate::support::{Register as _, TestServer};
 
-fn grpcurl() -> Option<&'static str> {
+/// `grpcurl` when it is on PATH; outside CI, `None` after a notice (the caller's test is skipped).
+pub(crate) fn grpcurl() -> Option<&'static str> {
     let found =
         Command::new("grpcurl").arg("-version").output().is_ok_and(|o| o.status.success() || !o.stderr.is_empty());
     if found {

@@ -15,4 +15,5 @@ mod presence;
 mod reasons;
 mod rooms;
 mod server;
+mod tls;
 mod web;

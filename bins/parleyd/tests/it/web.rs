@@ -2,8 +2,14 @@
 //! Chromium) drives two users through sign-in, rooms, invitations (joined and declined), live messages
 //! (RTL, Markdown, links), unread state across reloads, a 300-message room on desktop and phone sizes, the
 //! members panel, away status, an unreachable API at page load and a server restart, with axe-core audits;
-//! once against parleyd's in-process grpc-web and once through a real Envoy configured by
-//! `deploy/envoy.yaml`. Screenshots land in `web/e2e/screenshots/`.
+//! once against parleyd's in-process grpc-web (plain HTTP), and once over HTTPS through a real Envoy
+//! configured by `deploy/envoy-tls.yaml`, which terminates TLS. Screenshots land in `web/e2e/screenshots/`.
+//!
+//! The HTTPS run uses certificates the test makes (`testkit::TestCerts`). Chromium is not told to ignore
+//! certificate errors: it is given the server certificate's public key hash
+//! (`--ignore-certificate-errors-spki-list`, through `PARLEY_E2E_CERT_SPKI`), so it accepts that one
+//! certificate despite the unknown test CA and would still refuse any other. Node, which seeds data over
+//! grpc-web, trusts the test CA through `NODE_EXTRA_CA_CERTS`.
 //!
 //! The script seeds its own data over grpc-web. For the restart it prints `PARLEY-E2E restart` on stdout;
 //! this harness then stops the in-process server (its streams end with UNAVAILABLE), waits a moment so the
@@ -61,11 +67,18 @@ fn ready(extra: &[(&str, bool)]) -> bool {
 const RESTART: &str = "PARLEY-E2E restart";
 
 /// Runs the browser scenario against `url`, naming its screenshots with `label`, and restarts `server`
-/// (on `t`'s database, at the same address) when the script asks.
-async fn run_browser(url: &str, label: &str, t: &TestDb, server: &mut Option<TestServer>) -> anyhow::Result<()> {
+/// (on `t`'s database, at the same address) when the script asks. `envs` go to the script.
+async fn run_browser(
+    url: &str,
+    label: &str,
+    t: &TestDb,
+    server: &mut Option<TestServer>,
+    envs: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let web = repo().join("web");
     let mut child = tokio::process::Command::new("node")
         .arg("e2e/chat.test.mjs")
+        .envs(envs.iter().copied())
         .current_dir(&web)
         .env("PARLEY_E2E_URL", url)
         .env("PARLEY_E2E_LABEL", label)
@@ -133,7 +146,7 @@ async fn two_browsers_chat_through_the_built_in_grpc_web() -> anyhow::Result<()>
     let t = TestDb::sqlite().await;
     let mut server = Some(TestServer::start_with(&t, configure).await?);
     let url = server.as_ref().context("server")?.url.clone();
-    run_browser(&url, "direct-", &t, &mut server).await?;
+    run_browser(&url, "direct-", &t, &mut server, &[]).await?;
     server.context("server")?.stop().await
 }
 
@@ -163,17 +176,11 @@ async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
     let mut server = Some(TestServer::start_with(&t, configure).await?);
     let upstream = server.as_ref().context("server")?.addr.port();
 
-    // deploy/envoy.yaml as shipped, with its ports moved to free ones.
-    let config = std::fs::read_to_string(repo().join("deploy/envoy.yaml"))?;
-    anyhow::ensure!(
-        config.contains("port_value: 8080") && config.contains("port_value: 50051"),
-        "ports moved in envoy.yaml"
-    );
+    // deploy/envoy-tls.yaml as shipped, with its ports moved to free ones and its certificate placeholders
+    // pointed at certificates made now.
+    let certs = testkit::TestCerts::new()?;
     let port = free_port()?;
-    let config = config
-        .replace("port_value: 8080", &format!("port_value: {port}"))
-        .replace("port_value: 50051", &format!("port_value: {upstream}"))
-        .replace("port_value: 9901", &format!("port_value: {}", free_port()?));
+    let config = envoy_tls_config(&certs, port, upstream, free_port()?)?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("envoy.yaml");
     std::fs::write(&path, config)?;
@@ -186,7 +193,7 @@ async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
         .kill_on_drop(true)
         .spawn()
         .context("starting envoy")?;
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("https://127.0.0.1:{port}");
     let mut tries = 0;
     while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
         tries += 1;
@@ -194,8 +201,52 @@ async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
         anyhow::ensure!(tries < 200 && proxy.try_wait()?.is_none(), "envoy did not start:\n{log}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let result = run_browser(&url, "envoy-", &t, &mut server).await;
+    let ca = certs.file("ca.pem").display().to_string();
+    let envs = [("NODE_EXTRA_CA_CERTS", ca.as_str()), ("PARLEY_E2E_CERT_SPKI", certs.server.spki_sha256.as_str())];
+    let result = run_browser(&url, "envoy-", &t, &mut server, &envs).await;
     proxy.kill().await?;
     result.with_context(|| std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default())?;
     server.context("server")?.stop().await
+}
+
+/// The placeholders for the certificate chain and key in deploy/envoy-tls.yaml.
+const ENVOY_CERT: &str = "/etc/parley/tls/fullchain.pem";
+const ENVOY_KEY: &str = "/etc/parley/tls/privkey.pem";
+
+/// deploy/envoy-tls.yaml with its listener on `port`, parleyd at `upstream`, its admin page on `admin`, and
+/// the test's server certificate and key.
+fn envoy_tls_config(certs: &testkit::TestCerts, port: u16, upstream: u16, admin: u16) -> anyhow::Result<String> {
+    let config = std::fs::read_to_string(repo().join("deploy/envoy-tls.yaml"))?;
+    for expected in ["port_value: 8443", "port_value: 50051", "port_value: 9901", ENVOY_CERT, ENVOY_KEY] {
+        anyhow::ensure!(config.contains(expected), "{expected} is no longer in envoy-tls.yaml: update this test");
+    }
+    Ok(config
+        .replace("port_value: 8443", &format!("port_value: {port}"))
+        .replace("port_value: 50051", &format!("port_value: {upstream}"))
+        .replace("port_value: 9901", &format!("port_value: {admin}"))
+        .replace(ENVOY_CERT, &certs.file("server.pem").display().to_string())
+        .replace(ENVOY_KEY, &certs.file("server-key.pem").display().to_string()))
+}
+
+/// The lines of a YAML file that say something (no comments, no blank lines).
+fn yaml_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).collect()
+}
+
+/// deploy/envoy-tls.yaml is deploy/envoy.yaml with a TLS listener, and nothing else changed: a timeout or
+/// filter added to one and not the other fails here.
+#[test]
+fn envoy_tls_config_is_the_plain_config_with_tls_on_the_listener() -> anyhow::Result<()> {
+    let plain = std::fs::read_to_string(repo().join("deploy/envoy.yaml"))?;
+    let tls = std::fs::read_to_string(repo().join("deploy/envoy-tls.yaml"))?;
+    let mut tls = yaml_lines(&tls);
+    let start = tls.iter().position(|l| *l == "        - transport_socket:").context("no transport_socket")?;
+    let end = start + tls[start..].iter().position(|l| *l == "          filters:").context("no filters after it")?;
+    let block = tls.splice(start..=end, ["        - filters:"]).collect::<Vec<_>>().join("\n");
+    for needed in ["DownstreamTlsContext", r#"alpn_protocols: ["h2", "http/1.1"]"#, ENVOY_CERT, ENVOY_KEY] {
+        assert!(block.contains(needed), "the TLS block lacks {needed}:\n{block}");
+    }
+    let tls = tls.join("\n").replace("port_value: 8443", "port_value: 8080");
+    assert_eq!(tls, yaml_lines(&plain).join("\n"), "envoy-tls.yaml differs from envoy.yaml beyond TLS");
+    Ok(())
 }
