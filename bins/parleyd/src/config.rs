@@ -75,6 +75,16 @@ pub struct Config {
     #[arg(long, env = "PARLEY_DB_ACQUIRE_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: Duration,
 
+    /// How long one database statement may take before the call fails with UNAVAILABLE (its connection is
+    /// then discarded).
+    #[arg(long, env = "PARLEY_DB_QUERY_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub db_query_timeout: Duration,
+
+    /// How often readiness (grpc.health.v1) checks that the database answers; two failed checks in a row
+    /// turn it NOT_SERVING, two good ones SERVING again.
+    #[arg(long, env = "PARLEY_HEALTH_CHECK_INTERVAL", value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub health_check_interval: Duration,
+
     /// Key that signs access tokens, at least 32 bytes; every node of a deployment needs the same one.
     /// [default: generated once and kept in DATA_DIR/jwt-secret, mode 0600]
     #[arg(long, env = "PARLEY_JWT_SECRET", value_name = "SECRET", hide_env_values = true)]

@@ -32,6 +32,9 @@ fn main() -> ExitCode {
         report(&e);
         return ExitCode::FAILURE;
     }
+    // A panic anywhere (a supervised task restarts after one) is logged like everything else, so that it
+    // reaches the log collector and, with --log-format json, stays one JSON object per line.
+    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panicked")));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -93,6 +96,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         max_connections: config.db_max_connections,
         acquire_timeout: config.db_acquire_timeout,
         tls_ca: config.database_ca.clone(),
+        query_timeout: config.db_query_timeout,
     };
     let db = gateway::Db::open(&db_config)
         .await
@@ -112,6 +116,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     app_config.messaging.heartbeat_interval = config.heartbeat_interval;
     app_config.messaging.writers = config.send_writers.map(usize::from);
     app_config.shutdown_grace = config.shutdown_grace;
+    app_config.health_check_interval = config.health_check_interval;
     app_config.messaging.streams_per_user = config.max_streams_per_user;
     app_config.auth.hashing = gateway::HashingConfig {
         workers: config.password_hash_workers.unwrap_or(app_config.auth.hashing.workers),

@@ -107,6 +107,8 @@ pub struct Config {
     pub rates: limits::RateConfig,
     /// TLS, or plaintext when `None`.
     pub tls: Option<TlsConfig>,
+    /// How often readiness (`grpc.health.v1`) checks that the database answers.
+    pub health_check_interval: Duration,
 }
 
 impl Config {
@@ -123,6 +125,7 @@ impl Config {
             transport: TransportLimits::default(),
             rates: limits::RateConfig::default(),
             tls: None,
+            health_check_interval: Duration::from_secs(2),
         }
     }
 }
@@ -147,6 +150,7 @@ pub enum Error {
 /// One node's services.
 #[derive(Debug, Clone)]
 pub struct App {
+    pub(crate) db: Db,
     pub(crate) auth: Arc<Auth>,
     pub(crate) rooms: Rooms,
     pub(crate) messaging: Messaging,
@@ -184,11 +188,12 @@ impl App {
             Arc::new(LocalStore::default()),
             config.presence_grace,
         );
-        let messaging = Messaging::new(db, bus, rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
+        let messaging =
+            Messaging::new(db.clone(), bus, rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, &supervisor);
         let rates = Arc::new(limits::RateLimits::new(&config.rates));
         spawn_rate_sweep(rates.clone(), &supervisor);
-        Ok(Self { auth, rooms, messaging, presence, rates, config, stopping, supervisor })
+        Ok(Self { db, auth, rooms, messaging, presence, rates, config, stopping, supervisor })
     }
 }
 

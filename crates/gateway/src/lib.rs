@@ -9,6 +9,7 @@
 
 mod app;
 mod convert;
+mod health;
 mod incoming;
 mod layer;
 mod server;

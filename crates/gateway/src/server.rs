@@ -13,6 +13,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::app::{App, Error, TlsConfig};
+use crate::health;
 use crate::incoming::capped;
 use crate::layer::{CallLayer, CallPolicy};
 use crate::services::auth::AuthApi;
@@ -63,10 +64,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<AuthServiceServer<AuthApi>>().await;
-    health.set_serving::<RoomServiceServer<RoomsApi>>().await;
-    health.set_serving::<MessageServiceServer<MessagesApi>>().await;
-    health.set_serving::<PresenceServiceServer<PresenceApi>>().await;
+    health::set_all(&health, tonic_health::ServingStatus::Serving).await;
+    {
+        let (db, reporter, stopping) = (app.db.clone(), health.clone(), app.stopping.clone());
+        let interval = app.config.health_check_interval;
+        app.supervisor
+            .spawn("health check", move || health::watch(db.clone(), reporter.clone(), interval, stopping.clone()));
+    }
 
     // Each reflection service describes itself; each also gets the other's descriptors so that both list
     // everything. google.rpc's descriptors let grpcurl print BadRequest and RetryInfo details.
@@ -135,11 +139,7 @@ pub async fn serve(
             shutdown.await;
             tracing::info!("shutting down: no new connections; ending open streams");
             // Load balancers stop sending new work here.
-            health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
-            health.set_not_serving::<AuthServiceServer<AuthApi>>().await;
-            health.set_not_serving::<RoomServiceServer<RoomsApi>>().await;
-            health.set_not_serving::<MessageServiceServer<MessagesApi>>().await;
-            health.set_not_serving::<PresenceServiceServer<PresenceApi>>().await;
+            health::set_all(&health, tonic_health::ServingStatus::NotServing).await;
             stopping.cancel();
         }
     };

@@ -38,6 +38,16 @@ use types::{
 
 pub use stream::Subscription;
 
+/// Test-only hooks that make a node fail on purpose, compiled only with the `fault-injection` feature (which
+/// only the test builds enable): a message with one of these bodies makes the part that handles it panic.
+#[cfg(feature = "fault-injection")]
+pub mod faults {
+    /// The writer that is to store a message with this body panics, with its batch in hand, before writing.
+    pub const PANIC_IN_WRITER: &str = "fault injection: panic in the writer";
+    /// A subscription that is to deliver a message with this body panics.
+    pub const PANIC_IN_SUBSCRIPTION: &str = "fault injection: panic in the subscription";
+}
+
 /// The most rooms one Subscribe request may name (an empty list follows all of the caller's rooms).
 pub const MAX_SUBSCRIBE_ROOMS: usize = 1000;
 
@@ -142,7 +152,7 @@ pub enum Error {
     /// is unknown; retrying with the same `client_message_id` is safe.
     #[error("the send was interrupted before it was confirmed")]
     Interrupted,
-    /// The subscription's task failed.
+    /// The subscription's task failed (it panicked): subscribe again with the last seqs.
     #[error("the subscription failed")]
     StreamFailed,
     /// The subscription missed membership changes and cannot tell what it may deliver.
@@ -169,9 +179,8 @@ impl DomainError for Error {
             Self::Invalid(_) => ErrorCode::InvalidArgument,
             Self::Rooms(e) => e.code(),
             Self::SessionEnded => ErrorCode::Unauthenticated,
-            Self::ShuttingDown | Self::FellBehind | Self::Interrupted => ErrorCode::Unavailable,
+            Self::ShuttingDown | Self::FellBehind | Self::Interrupted | Self::StreamFailed => ErrorCode::Unavailable,
             Self::Overloaded => ErrorCode::ResourceExhausted,
-            Self::StreamFailed => ErrorCode::Internal,
             Self::Auth(e) => e.code(),
             Self::Limit(e) => e.code(),
             Self::Storage(e) => e.code(),
@@ -186,7 +195,7 @@ impl DomainError for Error {
             Self::ShuttingDown => Reason::ShuttingDown,
             Self::Overloaded => Reason::Overloaded,
             Self::Interrupted => Reason::Unavailable,
-            Self::StreamFailed => Reason::Internal,
+            Self::StreamFailed => Reason::Unavailable,
             Self::FellBehind => Reason::StreamFellBehind,
             Self::Auth(e) => e.reason(),
             Self::Limit(e) => e.reason(),

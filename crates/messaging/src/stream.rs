@@ -32,6 +32,8 @@ use crate::{Error, Inner, StreamEvent};
 #[derive(Debug)]
 pub struct Subscription {
     events: ReceiverStream<Result<StreamEvent, Error>>,
+    /// Whether the stream has ended with an error (or is over).
+    ended: bool,
     /// The subscriber's place among their open streams, freed when the subscription is dropped.
     _permit: limits::StreamPermit,
 }
@@ -39,8 +41,24 @@ pub struct Subscription {
 impl Stream for Subscription {
     type Item = Result<StreamEvent, Error>;
 
+    /// Ends with an error, never quietly: the task always says why it stops, so a channel that closes
+    /// without a word means the task died (it panicked), and the subscriber is told to subscribe again.
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.events).poll_next(cx)
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.events).poll_next(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                self.ended = true;
+                tracing::error!("a subscription's task stopped without a word; ending its stream with an error");
+                Poll::Ready(Some(Err(Error::StreamFailed)))
+            }
+            other => other,
+        }
     }
 }
 
@@ -99,7 +117,7 @@ pub(crate) fn spawn(
             }
         }
     });
-    Subscription { events: ReceiverStream::new(events), _permit: permit }
+    Subscription { events: ReceiverStream::new(events), ended: false, _permit: permit }
 }
 
 struct Task {
@@ -184,6 +202,10 @@ impl Task {
     /// Delivers the entry that directly follows the room's cursor, and stops the room if the entry records
     /// the subscriber's own departure.
     async fn deliver(&mut self, entry: Arc<Entry>) -> Result<(), Stop> {
+        #[cfg(feature = "fault-injection")]
+        if entry.body == crate::faults::PANIC_IN_SUBSCRIPTION {
+            panic!("fault injection: a subscription's task panics");
+        }
         let room = entry.room_id;
         let departure = match (&entry.kind, &entry.subject) {
             (EntryKind::MemberLeft, Some(s)) if s.user_id == self.who.user_id => Some(Departure::Left),

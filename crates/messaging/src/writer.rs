@@ -132,6 +132,10 @@ async fn run(db: Db, bus: Bus, queue: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max
 /// `conn` is the writer's connection, checked out here if it has none; after a failure it is given back
 /// (the pool verifies it before anyone uses it again).
 async fn commit(db: &Db, conn: &mut Option<Conn>, bus: &Bus, jobs: Vec<Job>) {
+    #[cfg(feature = "fault-injection")]
+    if jobs.iter().any(|j| j.draft.body == crate::faults::PANIC_IN_WRITER) {
+        panic!("fault injection: a writer panics with its batch in hand");
+    }
     // Group by room, rooms in id order (the lock order that keeps concurrent batches deadlock-free), jobs
     // in arrival order within a room.
     let mut by_room: BTreeMap<RoomId, Vec<Job>> = BTreeMap::new();
@@ -151,6 +155,14 @@ async fn commit(db: &Db, conn: &mut Option<Conn>, bus: &Bus, jobs: Vec<Job>) {
                     publish(bus, &outcome);
                     let _ = job.reply.send(Ok(outcome));
                 }
+            }
+        }
+        Err(storage::Error::Unavailable(why)) => {
+            // The database is down or does not answer: every send of the batch gets that answer now (one by
+            // one, each would wait for its own timeout). Nothing was stored; the senders retry.
+            tracing::warn!(error = %why, "the database is unavailable; the batch's sends are refused");
+            for job in by_room.into_values().flatten() {
+                let _ = job.reply.send(Err(storage::Error::Unavailable(why.clone())));
             }
         }
         Err(e) if batch.iter().map(|(_, drafts)| drafts.len()).sum::<usize>() > 1 => {

@@ -69,12 +69,21 @@ pub struct DbConfig {
     /// then verified against these alone, not the public roots; and TLS is required even if the URL does
     /// not say `require_ssl=true`.
     pub tls_ca: Option<PathBuf>,
+    /// How long one statement (or a transaction's begin or commit) may take before it fails with
+    /// [`Error::Unavailable`]; its connection is then discarded, never reused, since its state is unknown.
+    pub query_timeout: Duration,
 }
 
 impl DbConfig {
     /// A config for `url` with default pool settings.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(5), tls_ca: None }
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            tls_ca: None,
+            query_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -86,6 +95,7 @@ impl std::fmt::Debug for DbConfig {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("tls_ca", &self.tls_ca)
+            .field("query_timeout", &self.query_timeout)
             .finish()
     }
 }
@@ -100,6 +110,7 @@ enum Pools {
 pub struct Db {
     pools: Arc<Pools>,
     backend: Backend,
+    query_timeout: Duration,
 }
 
 impl std::fmt::Debug for Db {
@@ -153,7 +164,11 @@ impl Db {
             Target::Mysql(url) => {
                 let opts = mysql_opts(&url, config.tls_ca.as_deref())?;
                 let pool = build_pool(mysql_manager(&url, opts.clone()), config.max_connections.max(1), config)?;
-                let db = Self { pools: Arc::new(Pools::Mysql(pool)), backend: Backend::Mysql };
+                let db = Self {
+                    pools: Arc::new(Pools::Mysql(pool)),
+                    backend: Backend::Mysql,
+                    query_timeout: config.query_timeout,
+                };
                 let conn = mysql_connect(opts).await.map_err(|e| unavailable(&config.url, &e))?;
                 migrate_mysql(conn).await?;
                 db
@@ -164,7 +179,11 @@ impl Db {
             Target::Sqlite(path) => {
                 let writer = build_pool(sqlite_manager(&path), 1, config)?;
                 let readers = build_pool(sqlite_manager(&path), config.max_connections.max(1), config)?;
-                let db = Self { pools: Arc::new(Pools::Sqlite { writer, readers }), backend: Backend::Sqlite };
+                let db = Self {
+                    pools: Arc::new(Pools::Sqlite { writer, readers }),
+                    backend: Backend::Sqlite,
+                    query_timeout: config.query_timeout,
+                };
                 let conn = sqlite_connect(path.clone()).await.map_err(|e| unavailable(&config.url, &e))?;
                 run_migrations(conn, SQLITE_MIGRATIONS).await?;
                 db
@@ -178,6 +197,18 @@ impl Db {
         self.backend
     }
 
+    /// Whether the database answers a trivial query, within the query timeout (for readiness checks).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = tokio::time::timeout(self.query_timeout, self.read())
+            .await
+            .map_err(|_| Error::Unavailable("no database connection within the query timeout".into()))??;
+        Conn::execute(&mut conn, diesel::sql_query("SELECT 1")).await?;
+        Ok(())
+    }
+
     /// A connection for queries that only read.
     ///
     /// # Errors
@@ -187,7 +218,7 @@ impl Db {
             Pools::Mysql(pool) => Backed::Mysql(pool.get().await.map_err(pool_error)?),
             Pools::Sqlite { readers, .. } => Backed::Sqlite(readers.get().await.map_err(pool_error)?),
         };
-        Ok(Conn { inner })
+        Ok(Conn { inner, timeout: self.query_timeout })
     }
 
     /// A connection for queries that write (see the module's invariant).
@@ -199,7 +230,7 @@ impl Db {
             Pools::Mysql(pool) => Backed::Mysql(pool.get().await.map_err(pool_error)?),
             Pools::Sqlite { writer, .. } => Backed::Sqlite(writer.get().await.map_err(pool_error)?),
         };
-        Ok(Conn { inner })
+        Ok(Conn { inner, timeout: self.query_timeout })
     }
 }
 
@@ -323,6 +354,8 @@ where
 /// several in one transaction. Dropping it returns the connection to its pool.
 pub struct Conn {
     inner: Backed,
+    /// How long one statement may take.
+    timeout: Duration,
 }
 
 /// The concrete connection behind a [`Conn`].
@@ -442,27 +475,55 @@ impl Conn {
     }
 
     async fn begin(&mut self) -> Result<()> {
-        match &mut self.inner {
-            Backed::Mysql(c) => MysqlTm::begin_transaction(&mut **c).await?,
-            Backed::Sqlite(c) => SqliteTm::begin_transaction(&mut **c).await?,
-        }
-        Ok(())
+        let timeout = self.timeout;
+        let outcome = tokio::time::timeout(timeout, async {
+            match &mut self.inner {
+                Backed::Mysql(c) => MysqlTm::begin_transaction(&mut **c).await,
+                Backed::Sqlite(c) => SqliteTm::begin_transaction(&mut **c).await,
+            }
+        })
+        .await;
+        self.answered(outcome)
     }
 
     async fn commit(&mut self) -> Result<()> {
-        match &mut self.inner {
-            Backed::Mysql(c) => MysqlTm::commit_transaction(&mut **c).await?,
-            Backed::Sqlite(c) => SqliteTm::commit_transaction(&mut **c).await?,
-        }
-        Ok(())
+        let timeout = self.timeout;
+        let outcome = tokio::time::timeout(timeout, async {
+            match &mut self.inner {
+                Backed::Mysql(c) => MysqlTm::commit_transaction(&mut **c).await,
+                Backed::Sqlite(c) => SqliteTm::commit_transaction(&mut **c).await,
+            }
+        })
+        .await;
+        self.answered(outcome)
     }
 
     async fn rollback(&mut self) -> Result<()> {
-        match &mut self.inner {
-            Backed::Mysql(c) => MysqlTm::rollback_transaction(&mut **c).await?,
-            Backed::Sqlite(c) => SqliteTm::rollback_transaction(&mut **c).await?,
+        let timeout = self.timeout;
+        let outcome = tokio::time::timeout(timeout, async {
+            match &mut self.inner {
+                Backed::Mysql(c) => MysqlTm::rollback_transaction(&mut **c).await,
+                Backed::Sqlite(c) => SqliteTm::rollback_transaction(&mut **c).await,
+            }
+        })
+        .await;
+        self.answered(outcome)
+    }
+
+    /// The result of a statement that had [`Conn`]'s timeout to answer. One that did not answer in time
+    /// leaves the connection in an unknown state (a reply may still be on its way, a transaction open):
+    /// it is marked broken, so the pool discards it instead of handing it out again.
+    fn answered<T>(&mut self, outcome: Result<diesel::QueryResult<T>, tokio::time::error::Elapsed>) -> Result<T> {
+        match outcome {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                match &mut self.inner {
+                    Backed::Mysql(c) => MysqlTm::transaction_manager_status_mut(&mut **c).set_in_error(),
+                    Backed::Sqlite(c) => SqliteTm::transaction_manager_status_mut(&mut **c).set_in_error(),
+                }
+                Err(Error::Unavailable(format!("the database did not answer within {:?}", self.timeout)))
+            }
         }
-        Ok(())
     }
 
     /// The concrete connection, for the few statements that differ between backends.
@@ -485,11 +546,14 @@ impl Conn {
         'q: 'a,
     {
         async move {
-            let rows = match &mut self.inner {
-                Backed::Mysql(c) => RunQueryDsl::load(query, &mut **c).await?,
-                Backed::Sqlite(c) => RunQueryDsl::load(query, &mut **c).await?,
-            };
-            Ok(rows)
+            let outcome = tokio::time::timeout(self.timeout, async {
+                match &mut self.inner {
+                    Backed::Mysql(c) => RunQueryDsl::load(query, &mut **c).await,
+                    Backed::Sqlite(c) => RunQueryDsl::load(query, &mut **c).await,
+                }
+            })
+            .await;
+            self.answered(outcome)
         }
     }
 
@@ -512,11 +576,14 @@ impl Conn {
         'q: 'a,
     {
         async move {
-            let n = match &mut self.inner {
-                Backed::Mysql(c) => RunQueryDsl::execute(query, &mut **c).await?,
-                Backed::Sqlite(c) => RunQueryDsl::execute(query, &mut **c).await?,
-            };
-            Ok(n)
+            let outcome = tokio::time::timeout(self.timeout, async {
+                match &mut self.inner {
+                    Backed::Mysql(c) => RunQueryDsl::execute(query, &mut **c).await,
+                    Backed::Sqlite(c) => RunQueryDsl::execute(query, &mut **c).await,
+                }
+            })
+            .await;
+            self.answered(outcome)
         }
     }
 }

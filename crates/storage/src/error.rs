@@ -43,9 +43,28 @@ impl From<diesel::result::Error> for Error {
         match e {
             D::NotFound => Self::NotFound("record"),
             D::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => Self::Unavailable(info.message().to_owned()),
+            D::DatabaseError(DatabaseErrorKind::Unknown, info) if is_connection_failure(info.message()) => {
+                Self::Unavailable(info.message().to_owned())
+            }
             other => Self::Query(other),
         }
     }
+}
+
+/// Whether an error of unknown kind is the connection failing rather than the statement. diesel-async
+/// reports every error of the MySQL driver that is not the server's answer to a statement (a reset socket,
+/// a closed connection) as `DatabaseErrorKind::Unknown` with the driver's text, so the text is all there is
+/// to tell them by; the server's own errors of this kind are listed by their messages too. These become
+/// [`Error::Unavailable`]: the database may well answer a retry.
+fn is_connection_failure(message: &str) -> bool {
+    const DRIVER: [&str; 5] = [
+        "Input/output error",
+        "Connection to the server is closed",
+        "Lost connection to",
+        "Server shutdown in progress",
+        "server has gone away",
+    ];
+    DRIVER.iter().any(|text| message.contains(text))
 }
 
 impl Error {

@@ -19,6 +19,8 @@ pub struct MariaDb {
     dir: tempfile::TempDir,
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
+    /// The options the test added, for restarts.
+    args: Vec<String>,
 }
 
 /// `name` on PATH or in the directories Debian installs MariaDB's programs in.
@@ -90,15 +92,25 @@ impl MariaDb {
 
         // A free port, bound and released: good enough on a test machine.
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Self::spawn(dir.path(), port, args)?;
+        let mut db = Self { child, dir, port, args: args.to_vec() };
+        db.wait_until_up().await?;
+        Ok(db)
+    }
+
+    /// Starts `mariadbd` on the data directory in `dir`.
+    fn spawn(dir: &Path, port: u16, args: &[String]) -> anyhow::Result<Child> {
+        let data = dir.join("data");
+        let user = running_as_root().then_some("--user=root");
         let server = program("mariadbd").context("mariadbd not found")?;
-        let child = Command::new(server)
+        Command::new(server)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--port={port}"))
             .arg("--bind-address=127.0.0.1")
-            .arg(format!("--socket={}", dir.path().join("sock").display()))
-            .arg(format!("--pid-file={}", dir.path().join("mariadbd.pid").display()))
-            .arg(format!("--log-error={}", dir.path().join("error.log").display()))
+            .arg(format!("--socket={}", dir.join("sock").display()))
+            .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
+            .arg(format!("--log-error={}", dir.join("error.log").display()))
             .args(user)
             .arg("--innodb-buffer-pool-size=64M")
             .args(args)
@@ -106,21 +118,73 @@ impl MariaDb {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .context("starting mariadbd")?;
-        let mut db = Self { child, dir, port };
+            .context("starting mariadbd")
+    }
 
+    async fn wait_until_up(&mut self) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            if db.dir.path().join("sock").exists() && db.sql("SELECT 1").await.is_ok() {
-                return Ok(db);
+            if self.dir.path().join("sock").exists() && self.sql("SELECT 1").await.is_ok() {
+                return Ok(());
             }
-            let exited = db.child.try_wait()?;
+            let exited = self.child.try_wait()?;
             if exited.is_some() || tokio::time::Instant::now() > deadline {
-                let log = std::fs::read_to_string(db.dir.path().join("error.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
                 anyhow::bail!("mariadbd did not start ({exited:?}):\n{log}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The URL of the server (root, no password), without a database: `mysql://root@127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server as a crash would (SIGKILL): nothing is flushed that was not durable already.
+    ///
+    /// # Errors
+    /// When the signal cannot be sent.
+    pub fn crash(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the server again on the same data directory and port (after [`MariaDb::crash`]), and waits
+    /// until it answers; crash recovery happens here.
+    ///
+    /// # Errors
+    /// As [`MariaDb::start`].
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.dir.path().join("sock"));
+        self.child = Self::spawn(self.dir.path(), self.port, &self.args)?;
+        self.wait_until_up().await
+    }
+
+    /// Freezes the server (SIGSTOP), as a hung host or a network partition would: connections stay open
+    /// and nothing answers.
+    ///
+    /// # Errors
+    /// When the signal cannot be sent.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    ///
+    /// # Errors
+    /// When the signal cannot be sent.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status()?;
+        anyhow::ensure!(status.success(), "kill {signal} failed");
+        Ok(())
     }
 
     /// Runs `sql` as root over the server's Unix socket with the `mariadb` client, and returns what it

@@ -110,6 +110,24 @@ impl Daemon {
         Ok((status, self.log()))
     }
 
+    /// Kills the process as a crash would (SIGKILL), and waits for it.
+    ///
+    /// # Errors
+    /// When the signal cannot be sent.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Whether the process has exited, and how.
+    ///
+    /// # Errors
+    /// When its status cannot be read.
+    pub fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+
     /// The resident memory of the process, in KiB.
     ///
     /// # Errors
