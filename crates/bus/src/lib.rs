@@ -20,7 +20,7 @@ use futures::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use types::{Departure, Entry, RoomId, SessionId, User, UserId, UserPresence};
+use types::{Departure, Entry, RoomId, SessionId, Typing, User, UserId, UserPresence};
 
 pub use tokio::sync::broadcast::error::RecvError;
 
@@ -54,6 +54,8 @@ pub enum Event {
         /// change through several rooms delivers it once.
         version: u64,
     },
+    /// A member started or stopped typing (room topic). Ephemeral: lost ones simply lapse.
+    Typing(Arc<Typing>),
     /// The user joined a room; its entries from `after_seq` on concern them (user topic).
     Joined {
         /// The room.

@@ -27,6 +27,10 @@ fn row(room: RoomId, seq: i64, sender: UserId, body: &str, now: i64) -> NewEntry
         body: body.to_owned(),
         client_message_id: Some(format!("bench-{seq}")),
         created_at: now,
+        reply_to_seq: None,
+        target_seq: None,
+        emoji: None,
+        emoji_count: None,
     }
 }
 
@@ -103,5 +107,5 @@ pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch:
 /// Database errors.
 pub async fn history_page(conn: &mut Conn, room: RoomId, before_seq: Option<i64>, limit: usize) -> Result<usize> {
     let page = before_seq.map_or(TimelinePage::Latest, TimelinePage::Before);
-    Ok(conn.page(room, page, limit).await?.0.len())
+    Ok(conn.page(room, page, limit, None).await?.0.len())
 }

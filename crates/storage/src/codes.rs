@@ -64,6 +64,10 @@ pub(crate) fn entry_kind(k: EntryKind) -> i16 {
         EntryKind::MemberRemoved => 5,
         EntryKind::MemberRoleChanged => 6,
         EntryKind::InvitationDeclined => 7,
+        EntryKind::Edit => 8,
+        EntryKind::Delete => 9,
+        EntryKind::ReactionAdded => 10,
+        EntryKind::ReactionRemoved => 11,
     }
 }
 
@@ -76,6 +80,10 @@ pub(crate) fn to_entry_kind(code: i16) -> Result<EntryKind, Error> {
         5 => Ok(EntryKind::MemberRemoved),
         6 => Ok(EntryKind::MemberRoleChanged),
         7 => Ok(EntryKind::InvitationDeclined),
+        8 => Ok(EntryKind::Edit),
+        9 => Ok(EntryKind::Delete),
+        10 => Ok(EntryKind::ReactionAdded),
+        11 => Ok(EntryKind::ReactionRemoved),
         other => Err(corrupt("entry kind", other)),
     }
 }
@@ -103,6 +111,10 @@ mod tests {
             EntryKind::MemberRemoved,
             EntryKind::MemberRoleChanged,
             EntryKind::InvitationDeclined,
+            EntryKind::Edit,
+            EntryKind::Delete,
+            EntryKind::ReactionAdded,
+            EntryKind::ReactionRemoved,
         ] {
             assert_eq!(to_entry_kind(entry_kind(k)).ok(), Some(k));
         }

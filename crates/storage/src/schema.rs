@@ -83,6 +83,30 @@ diesel::table! {
         body -> Text,
         client_message_id -> Nullable<Text>,
         created_at -> BigInt,
+        reply_to_seq -> Nullable<BigInt>,
+        target_seq -> Nullable<BigInt>,
+        emoji -> Nullable<Text>,
+        emoji_count -> Nullable<BigInt>,
+        edited_at -> Nullable<BigInt>,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    reactions (room_id, seq, emoji, user_id) {
+        room_id -> Binary,
+        seq -> BigInt,
+        emoji -> Text,
+        user_id -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mentions (room_id, seq, user_id) {
+        room_id -> Binary,
+        seq -> BigInt,
+        user_id -> Binary,
     }
 }
 
@@ -92,5 +116,17 @@ diesel::joinable!(memberships -> rooms (room_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invites -> rooms (room_id));
 diesel::joinable!(messages -> rooms (room_id));
+diesel::joinable!(reactions -> rooms (room_id));
+diesel::joinable!(mentions -> rooms (room_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, rooms, memberships, invites, messages,);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    rooms,
+    memberships,
+    invites,
+    messages,
+    reactions,
+    mentions,
+);

@@ -66,6 +66,14 @@ pub enum Reason {
     Overloaded,
     /// The request message is larger than the server accepts.
     RequestTooLarge,
+    /// The room has no entry with that seq.
+    MessageNotFound,
+    /// The seq names an entry that is not a text message.
+    NotAMessage,
+    /// Only the message's sender (or, to delete, an owner or admin) may do this.
+    NotYourMessage,
+    /// The message is deleted.
+    MessageDeleted,
     /// No `authorization` metadata.
     CredentialsMissing,
     /// `authorization` metadata that is not `Bearer <token>`.
@@ -114,7 +122,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for checks that the protos list them all (keep in step with the enum).
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 35] = [
         Self::FieldInvalid,
         Self::UsernameTaken,
         Self::EmailTaken,
@@ -125,6 +133,10 @@ impl Reason {
         Self::CredentialsMissing,
         Self::Overloaded,
         Self::RequestTooLarge,
+        Self::MessageNotFound,
+        Self::NotAMessage,
+        Self::NotYourMessage,
+        Self::MessageDeleted,
         Self::CredentialsMalformed,
         Self::TokenExpired,
         Self::TokenInvalid,
@@ -160,6 +172,10 @@ impl Reason {
             Self::LimitReached => "LIMIT_REACHED",
             Self::Overloaded => "OVERLOADED",
             Self::RequestTooLarge => "REQUEST_TOO_LARGE",
+            Self::MessageNotFound => "MESSAGE_NOT_FOUND",
+            Self::NotAMessage => "NOT_A_MESSAGE",
+            Self::NotYourMessage => "NOT_YOUR_MESSAGE",
+            Self::MessageDeleted => "MESSAGE_DELETED",
             Self::CredentialsMissing => "CREDENTIALS_MISSING",
             Self::CredentialsMalformed => "CREDENTIALS_MALFORMED",
             Self::TokenExpired => "TOKEN_EXPIRED",

@@ -114,6 +114,32 @@ pub enum EntryKind {
     MemberRoleChanged,
     /// The subject declined their invitation (the sender is the subject).
     InvitationDeclined,
+    /// The sender edited the message at `target_seq`; the body is its new text.
+    Edit,
+    /// The sender deleted the message at `target_seq`.
+    Delete,
+    /// The sender reacted with `emoji` to the message at `target_seq`.
+    ReactionAdded,
+    /// The sender took back their `emoji` reaction to the message at `target_seq`.
+    ReactionRemoved,
+}
+
+impl EntryKind {
+    /// Whether this kind acts on another entry (named by `target_seq`).
+    pub fn is_action(self) -> bool {
+        matches!(self, Self::Edit | Self::Delete | Self::ReactionAdded | Self::ReactionRemoved)
+    }
+}
+
+/// How many members reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// The emoji or `:short_code:`.
+    pub emoji: String,
+    /// How many members reacted with it.
+    pub count: i64,
+    /// Whether the one reading (the caller, the subscriber) is among them.
+    pub mine: bool,
 }
 
 /// The user a membership entry is about.
@@ -142,14 +168,56 @@ pub struct Entry {
     pub sender_id: UserId,
     /// The sender's username.
     pub sender_username: String,
+    /// The sender's display name.
+    pub sender_display_name: String,
     /// For membership entries, whom it is about.
     pub subject: Option<Subject>,
-    /// The text of a [`EntryKind::Text`] entry; empty otherwise.
+    /// The text of a [`EntryKind::Text`] entry (as last edited; empty once deleted), or the new text of an
+    /// [`EntryKind::Edit`]; empty otherwise.
     pub body: String,
-    /// The sender's idempotency key for a text entry.
+    /// The sender's idempotency key for a text entry (or an edit made with one).
     pub client_message_id: Option<String>,
     /// When it was stored.
     pub created_at: Millis,
+    /// A text entry's state beyond its text: what it replies to, edits, deletion, reactions, mentions.
+    pub message: MessageState,
+    /// For an action: the seq of the message acted on.
+    pub target_seq: Option<i64>,
+    /// For a reaction entry: the emoji, and how many reacted with it to the target once this entry was
+    /// stored (`mine` unset). Setting the target's count to it applies the entry, so replaying entries over
+    /// a state that already includes them is harmless.
+    pub reaction: Option<Reaction>,
+}
+
+/// A member typing in a room, or having stopped: ephemeral, never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Typing {
+    /// The room.
+    pub room_id: RoomId,
+    /// Who.
+    pub user_id: UserId,
+    /// Their username.
+    pub username: String,
+    /// Whether they are typing (false: they stopped).
+    pub typing: bool,
+    /// When to stop showing it unless told again.
+    pub expires_at: Millis,
+}
+
+/// The current state of a text message beyond its body. An edit entry has the mentions of its new text;
+/// other entries have none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageState {
+    /// The seq of the message it replies to.
+    pub reply_to_seq: Option<i64>,
+    /// When it was last edited.
+    pub edited_at: Option<Millis>,
+    /// When it was deleted.
+    pub deleted_at: Option<Millis>,
+    /// Its reactions, one per emoji.
+    pub reactions: Vec<Reaction>,
+    /// Members named in it.
+    pub mentions: Vec<UserId>,
 }
 
 /// Whether a user can be reached now.

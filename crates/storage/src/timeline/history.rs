@@ -2,7 +2,7 @@
 //! of rooms. Every read is one range scan on the `(room_id, seq)` primary key, however deep.
 
 use diesel::prelude::*;
-use types::{Entry, RoomId, TimelinePage};
+use types::{Entry, RoomId, TimelinePage, UserId};
 
 use super::{EntryRow, entry_columns};
 use crate::db::Conn;
@@ -13,9 +13,17 @@ impl Conn {
     /// One page of a room's timeline in ascending seq, and whether more lie beyond it in the direction
     /// asked.
     ///
+    /// Text messages come in their current state, with reactions marked `mine` for `viewer`.
+    ///
     /// # Errors
     /// Database errors only.
-    pub async fn page(&mut self, room: RoomId, page: TimelinePage, limit: usize) -> Result<(Vec<Entry>, bool)> {
+    pub async fn page(
+        &mut self,
+        room: RoomId,
+        page: TimelinePage,
+        limit: usize,
+        viewer: Option<UserId>,
+    ) -> Result<(Vec<Entry>, bool)> {
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let base = messages::table.filter(messages::room_id.eq(room.to_vec())).select(entry_columns());
         let mut rows: Vec<EntryRow> = match page {
@@ -32,14 +40,21 @@ impl Conn {
         if !matches!(page, TimelinePage::After(_)) {
             rows.reverse();
         }
-        Ok((self.entries(rows).await?, has_more))
+        Ok((self.entries(rows, viewer).await?, has_more))
     }
 
     /// The entries with `after < seq <= up_to`, at most `limit` of them, ascending.
     ///
     /// # Errors
     /// Database errors only.
-    pub async fn range(&mut self, room: RoomId, after: i64, up_to: i64, limit: usize) -> Result<Vec<Entry>> {
+    pub async fn range(
+        &mut self,
+        room: RoomId,
+        after: i64,
+        up_to: i64,
+        limit: usize,
+        viewer: Option<UserId>,
+    ) -> Result<Vec<Entry>> {
         let query = messages::table
             .filter(messages::room_id.eq(room.as_bytes().as_slice()))
             .filter(messages::seq.gt(after))
@@ -48,7 +63,7 @@ impl Conn {
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .select(entry_columns());
         let rows = self.load(query).await?;
-        self.entries(rows).await
+        self.entries(rows, viewer).await
     }
 
     /// The newest seq of each of these rooms (rooms that do not exist are left out).

@@ -10,13 +10,15 @@
 
 mod history;
 mod sends;
+mod state;
 
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use types::{Entry, EntryId, EntryKind, Millis, Role, RoomId, Subject, UserId};
+use types::{Entry, EntryId, EntryKind, MessageState, Millis, Reaction, Role, RoomId, Subject, UserId};
 
-pub use sends::{RoomTail, SendKey};
+pub use sends::{RoomTail, SendKey, TailMember};
+pub use state::{MentionRow, NewAction};
 
 use crate::codes;
 use crate::db::{Backed, Conn, Tx};
@@ -59,6 +61,12 @@ pub(crate) fn entry_columns() -> _ {
         messages::body,
         messages::client_message_id,
         messages::created_at,
+        messages::reply_to_seq,
+        messages::target_seq,
+        messages::emoji,
+        messages::emoji_count,
+        messages::edited_at,
+        messages::deleted_at,
     )
 }
 
@@ -75,6 +83,19 @@ pub(crate) struct EntryRow {
     body: String,
     client_message_id: Option<String>,
     created_at: i64,
+    reply_to_seq: Option<i64>,
+    target_seq: Option<i64>,
+    emoji: Option<String>,
+    emoji_count: Option<i64>,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+}
+
+/// A user's names, as entries show them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    pub(crate) username: String,
+    pub(crate) display_name: String,
 }
 
 impl EntryRow {
@@ -86,28 +107,39 @@ impl EntryRow {
         Ok(ids)
     }
 
-    fn into_entry(self, names: &HashMap<UserId, String>) -> Result<Entry> {
+    fn into_entry(self, names: &HashMap<UserId, Names>) -> Result<Entry> {
         let name = |id: &UserId| names.get(id).cloned().unwrap_or_default();
         let sender_id = UserId::from_slice(&self.sender_id)?;
         let subject = match self.subject_id {
             Some(id) => {
                 let user_id = UserId::from_slice(&id)?;
                 let role = self.subject_role.map(codes::to_role).transpose()?;
-                Some(Subject { username: name(&user_id), user_id, role })
+                Some(Subject { username: name(&user_id).username, user_id, role })
             }
             None => None,
         };
+        let sender = name(&sender_id);
         Ok(Entry {
             id: EntryId::from_slice(&self.id)?,
             room_id: RoomId::from_slice(&self.room_id)?,
             seq: self.seq,
             kind: codes::to_entry_kind(self.kind)?,
-            sender_username: name(&sender_id),
+            sender_username: sender.username,
+            sender_display_name: sender.display_name,
             sender_id,
             subject,
             body: self.body,
             client_message_id: self.client_message_id,
             created_at: Millis(self.created_at),
+            message: MessageState {
+                reply_to_seq: self.reply_to_seq,
+                edited_at: self.edited_at.map(Millis),
+                deleted_at: self.deleted_at.map(Millis),
+                reactions: Vec::new(),
+                mentions: Vec::new(),
+            },
+            target_seq: self.target_seq,
+            reaction: self.emoji.map(|emoji| Reaction { emoji, count: self.emoji_count.unwrap_or(0), mine: false }),
         })
     }
 }
@@ -127,6 +159,10 @@ pub(crate) struct NewEntryRow {
     pub(crate) body: String,
     pub(crate) client_message_id: Option<String>,
     pub(crate) created_at: i64,
+    pub(crate) reply_to_seq: Option<i64>,
+    pub(crate) target_seq: Option<i64>,
+    pub(crate) emoji: Option<String>,
+    pub(crate) emoji_count: Option<i64>,
 }
 
 impl NewEntryRow {
@@ -142,6 +178,10 @@ impl NewEntryRow {
             body: e.body.clone(),
             client_message_id: e.client_message_id.clone(),
             created_at: e.created_at.0,
+            reply_to_seq: e.message.reply_to_seq,
+            target_seq: e.target_seq,
+            emoji: e.reaction.as_ref().map(|r| r.emoji.clone()),
+            emoji_count: e.reaction.as_ref().map(|r| r.count),
         }
     }
 }
@@ -169,27 +209,33 @@ impl Conn {
         Ok(())
     }
 
-    /// The usernames of these users.
-    pub(crate) async fn usernames(&mut self, ids: &[UserId]) -> Result<HashMap<UserId, String>> {
+    /// The names of these users.
+    pub(crate) async fn names(&mut self, ids: &[UserId]) -> Result<HashMap<UserId, Names>> {
         let mut keys: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
         keys.sort_unstable();
         keys.dedup();
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let query = users::table.filter(users::id.eq_any(&keys)).select((users::id, users::username));
-        let rows: Vec<(Vec<u8>, String)> = self.load(query).await?;
-        rows.into_iter().map(|(id, name)| Ok((UserId::from_slice(&id)?, name))).collect()
+        let query =
+            users::table.filter(users::id.eq_any(&keys)).select((users::id, users::username, users::display_name));
+        let rows: Vec<(Vec<u8>, String, String)> = self.load(query).await?;
+        rows.into_iter()
+            .map(|(id, username, display_name)| Ok((UserId::from_slice(&id)?, Names { username, display_name })))
+            .collect()
     }
 
-    /// Rows as entries, with their users' names.
-    pub(crate) async fn entries(&mut self, rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
+    /// Rows as entries, with their users' names and, for text messages, their reactions (marked `mine`
+    /// for `viewer`) and mentions.
+    pub(crate) async fn entries(&mut self, rows: Vec<EntryRow>, viewer: Option<UserId>) -> Result<Vec<Entry>> {
         let mut ids = Vec::with_capacity(rows.len() * 2);
         for row in &rows {
             ids.extend(row.user_ids()?);
         }
-        let names = self.usernames(&ids).await?;
-        rows.into_iter().map(|row| row.into_entry(&names)).collect()
+        let names = self.names(&ids).await?;
+        let mut entries = rows.into_iter().map(|row| row.into_entry(&names)).collect::<Result<Vec<_>>>()?;
+        self.add_message_state(&mut entries, viewer).await?;
+        Ok(entries)
     }
 
     /// Appends a single entry in a transaction of its own (for tests and tools; the send path batches, and
@@ -246,22 +292,33 @@ impl Tx<'_> {
     ) -> Result<Vec<Entry>> {
         let mut ids: Vec<UserId> = entries.iter().map(|e| e.sender_id).collect();
         ids.extend(entries.iter().filter_map(|e| e.subject.map(|(id, _)| id)));
-        let names = self.usernames(&ids).await?;
+        let names = self.names(&ids).await?;
         let name = |id: &UserId| names.get(id).cloned().unwrap_or_default();
         let stored: Vec<Entry> = entries
             .iter()
             .zip(last_seq + 1..)
-            .map(|(e, seq)| Entry {
-                id: EntryId::new(),
-                room_id: room,
-                seq,
-                kind: e.kind,
-                sender_id: e.sender_id,
-                sender_username: name(&e.sender_id),
-                subject: e.subject.map(|(user_id, role)| Subject { username: name(&user_id), user_id, role }),
-                body: e.body.clone(),
-                client_message_id: e.client_message_id.clone(),
-                created_at: now,
+            .map(|(e, seq)| {
+                let sender = name(&e.sender_id);
+                Entry {
+                    id: EntryId::new(),
+                    room_id: room,
+                    seq,
+                    kind: e.kind,
+                    sender_id: e.sender_id,
+                    sender_username: sender.username,
+                    sender_display_name: sender.display_name,
+                    subject: e.subject.map(|(user_id, role)| Subject {
+                        username: name(&user_id).username,
+                        user_id,
+                        role,
+                    }),
+                    body: e.body.clone(),
+                    client_message_id: e.client_message_id.clone(),
+                    created_at: now,
+                    message: MessageState::default(),
+                    target_seq: None,
+                    reaction: None,
+                }
             })
             .collect();
         self.insert_entry_rows(stored.iter().map(NewEntryRow::of).collect()).await?;

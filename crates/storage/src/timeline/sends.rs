@@ -29,15 +29,26 @@ pub struct SendKey<'a> {
 }
 
 /// A room as a batch finds it after [`Tx::reserve_seqs`]: its `last_seq`, and which of the batch's senders
-/// are members, with their usernames.
+/// are members, with their names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomTail {
     /// The room.
     pub room: RoomId,
     /// Its newest seq, including the numbers just reserved.
     pub last_seq: i64,
-    /// The senders asked about who are members, with their usernames.
-    pub members: Vec<(UserId, String)>,
+    /// The senders asked about who are members.
+    pub members: Vec<TailMember>,
+}
+
+/// A sender who is a member of a [`RoomTail`]'s room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailMember {
+    /// Their id.
+    pub user: UserId,
+    /// Their username.
+    pub username: String,
+    /// Their display name.
+    pub display_name: String,
 }
 
 /// Lookups of earlier copies per statement (each is a point lookup on the unique key).
@@ -45,7 +56,7 @@ const LOOKUPS_PER_QUERY: usize = 200;
 
 /// A room's `last_seq`, with one of the batch's senders who is a member and their name (both `None` when
 /// no sender is).
-type RoomTailRow = (Vec<u8>, i64, Option<Vec<u8>>, Option<String>);
+type RoomTailRow = (Vec<u8>, i64, Option<Vec<u8>>, Option<String>, Option<String>);
 
 /// `UPDATE rooms SET last_seq = last_seq + n` for several rooms, each with its own `n`, in one statement;
 /// InnoDB locks the rows in key order. Plain SQL, because the per-row amount is a `CASE` over a list of any
@@ -90,7 +101,7 @@ impl Conn {
                 .filter(messages::client_message_id.eq_any(&ids))
                 .select(entry_columns());
             let rows: Vec<EntryRow> = self.load(query).await?;
-            let entries = self.entries(rows).await?;
+            let entries = self.entries(rows, None).await?;
             found.extend(entries.into_iter().filter(|e| {
                 chunk.iter().any(|k| {
                     k.room == e.room_id
@@ -136,18 +147,24 @@ impl Tx<'_> {
             )
             .left_join(users::table.on(users::id.nullable().eq(memberships::user_id.nullable())))
             .filter(rooms::id.eq_any(&room_keys))
-            .select((rooms::id, rooms::last_seq, memberships::user_id.nullable(), users::username.nullable()));
+            .select((
+                rooms::id,
+                rooms::last_seq,
+                memberships::user_id.nullable(),
+                users::username.nullable(),
+                users::display_name.nullable(),
+            ));
         let rows: Vec<RoomTailRow> = self.load(query).await?;
         let mut tails: Vec<RoomTail> = Vec::with_capacity(rooms.len());
         let mut index: HashMap<RoomId, usize> = HashMap::with_capacity(rooms.len());
-        for (room, last_seq, user, name) in rows {
+        for (room, last_seq, user, username, display_name) in rows {
             let room = RoomId::from_slice(&room)?;
             let at = *index.entry(room).or_insert_with(|| {
                 tails.push(RoomTail { room, last_seq, members: Vec::new() });
                 tails.len() - 1
             });
-            if let (Some(user), Some(name)) = (user, name) {
-                tails[at].members.push((UserId::from_slice(&user)?, name));
+            if let (Some(user), Some(username), Some(display_name)) = (user, username, display_name) {
+                tails[at].members.push(TailMember { user: UserId::from_slice(&user)?, username, display_name });
             }
         }
         Ok(tails)

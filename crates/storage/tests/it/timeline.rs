@@ -16,10 +16,14 @@ fn text(room: RoomId, seq: i64, sender: UserId, body: &str, id: &str) -> Entry {
         kind: EntryKind::Text,
         sender_id: sender,
         sender_username: String::new(),
+        sender_display_name: String::new(),
         subject: None,
         body: body.into(),
         client_message_id: Some(id.into()),
         created_at: Millis::now(),
+        message: types::MessageState::default(),
+        target_seq: None,
+        reaction: None,
     }
 }
 
@@ -74,14 +78,14 @@ db_test!(async fn pages_and_ranges_read_ascending_with_has_more(t) {
         conn.append_one(r, &NewEntry { kind: EntryKind::Text, sender_id: alice, subject: None, body: format!("m{i}"), client_message_id: Some(format!("c{i}")) }).await?;
     }
     let seqs = |page: &[Entry]| page.iter().map(|e| e.seq).collect::<Vec<_>>();
-    let (latest, more) = conn.page(r, TimelinePage::Latest, 3).await?;
+    let (latest, more) = conn.page(r, TimelinePage::Latest, 3, None).await?;
     assert_eq!((seqs(&latest), more), (vec![5, 6, 7], true));
-    let (before, more) = conn.page(r, TimelinePage::Before(3), 3).await?;
+    let (before, more) = conn.page(r, TimelinePage::Before(3), 3, None).await?;
     assert_eq!((seqs(&before), more), (vec![1, 2], false));
-    let (after, more) = conn.page(r, TimelinePage::After(4), 2).await?;
+    let (after, more) = conn.page(r, TimelinePage::After(4), 2, None).await?;
     assert_eq!((seqs(&after), more), (vec![5, 6], true));
-    assert_eq!(seqs(&conn.range(r, 2, 5, 10).await?), vec![3, 4, 5]);
-    assert_eq!(seqs(&conn.range(r, 2, 5, 2).await?), vec![3, 4]);
+    assert_eq!(seqs(&conn.range(r, 2, 5, 10, None).await?), vec![3, 4, 5]);
+    assert_eq!(seqs(&conn.range(r, 2, 5, 2, None).await?), vec![3, 4]);
     assert_eq!(conn.last_seqs(&[r, RoomId::new()]).await?, vec![(r, 7)]);
     assert_eq!(latest[2].body, "m7");
     assert_eq!(latest[2].sender_username, "alice");
@@ -108,7 +112,8 @@ db_test!(async fn the_send_statements_reserve_read_and_insert(t) {
     let tail = |room| tails.iter().find(|t| t.room == room).expect("a tail");
     assert_eq!(tail(a).last_seq, 2);
     assert_eq!(tail(b).last_seq, 1);
-    assert_eq!(tail(a).members, vec![(alice, "alice".to_owned())], "mallory is not a member");
+    let members: Vec<(UserId, &str)> = tail(a).members.iter().map(|m| (m.user, m.username.as_str())).collect();
+    assert_eq!(members, vec![(alice, "alice")], "mallory is not a member");
 
     // A repeated key fails the whole insert, and the lookup finds the original.
     let repeat = conn
@@ -128,5 +133,71 @@ db_test!(async fn the_send_statements_reserve_read_and_insert(t) {
 
     conn.transaction(async |tx| tx.set_last_seq(b, 0).await).await?;
     assert_eq!(conn.room(b).await?.map(|r| r.last_seq), Some(0));
+    Ok(())
+});
+
+db_test!(async fn actions_append_entries_and_change_the_messages_state(t) {
+    use storage::timeline::NewAction;
+    use types::Reaction;
+
+    let mut conn = t.db().write().await?;
+    let (alice, bob) = (user(&mut conn, "alice").await?, user(&mut conn, "bob").await?);
+    let r = room(&mut conn, "r", Visibility::Public).await?;
+    conn.transaction(async |tx| {
+        tx.insert_membership(r, alice, Role::Owner, Millis(1), 1).await?;
+        tx.insert_membership(r, bob, Role::Member, Millis(1), 2).await?;
+        tx.reserve_seqs(&[(r, 1)]).await?;
+        tx.insert_messages(&[text(r, 1, alice, "hi @bob", "1")]).await?;
+        tx.set_mentions(r, 1, &[bob]).await
+    })
+    .await?;
+    assert_eq!(conn.members_named(&[r], &["bob".into(), "carol".into()]).await?, vec![(r, bob, "bob".to_owned())]);
+
+    let now = Millis::now();
+    let appended = conn
+        .transaction(async |tx| {
+            let last = tx.lock_room(r).await?.expect("the room");
+            assert!(tx.add_reaction(r, 1, "👍", bob, now).await?);
+            assert!(!tx.add_reaction(r, 1, "👍", bob, now).await?, "a repeat changes nothing");
+            assert!(tx.add_reaction(r, 1, "👍", alice, now).await?);
+            assert!(tx.add_reaction(r, 1, ":tada:", bob, Millis(now.0 + 1)).await?);
+            let count = tx.reaction_count(r, 1, "👍").await?;
+            let reaction = Some(Reaction { emoji: "👍".into(), count, mine: false });
+            let react = NewAction { kind: EntryKind::ReactionAdded, sender_id: alice, target_seq: 1, body: String::new(), mentions: vec![], reaction, client_message_id: None };
+            let first = tx.append_action(r, last, &react, now).await?;
+            tx.set_message_body(r, 1, "hi @alice", now).await?;
+            tx.set_mentions(r, 1, &[alice]).await?;
+            let edit = NewAction { kind: EntryKind::Edit, sender_id: alice, target_seq: 1, body: "hi @alice".into(), mentions: vec![alice], reaction: None, client_message_id: Some("e1".into()) };
+            let second = tx.append_action(r, first.seq, &edit, now).await?;
+            Ok::<_, Error>(vec![first, second])
+        })
+        .await?;
+    assert_eq!(appended.iter().map(|e| (e.seq, e.target_seq)).collect::<Vec<_>>(), vec![(2, Some(1)), (3, Some(1))]);
+    assert_eq!(appended[0].reaction.as_ref().map(|r| r.count), Some(2));
+    assert_eq!(conn.room(r).await?.map(|r| r.last_seq), Some(3));
+
+    // The message as bob sees it: new text, edited, both reactions (his own marked), alice mentioned.
+    let m = conn.entry(r, 1, Some(bob)).await?.expect("the message");
+    assert_eq!((m.body.as_str(), m.message.edited_at, m.message.deleted_at), ("hi @alice", Some(now), None));
+    let seen: Vec<(&str, i64, bool)> = m.message.reactions.iter().map(|x| (x.emoji.as_str(), x.count, x.mine)).collect();
+    assert_eq!(seen, vec![("👍", 2, true), (":tada:", 1, true)]);
+    assert_eq!(m.message.mentions, vec![alice]);
+    // A page reads the same state, and the edit entry with its mentions, in one range.
+    let page = conn.range(r, 0, 10, 10, Some(alice)).await?;
+    assert_eq!(page.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EntryKind::Text, EntryKind::ReactionAdded, EntryKind::Edit]);
+    assert_eq!(page[0].message.reactions.iter().map(|x| x.mine).collect::<Vec<_>>(), vec![true, false]);
+    assert_eq!(page[2].message.mentions, vec![alice]);
+    assert_eq!(conn.entry_kinds(r, &[1, 2, 9]).await?.len(), 2);
+
+    assert!(conn.transaction(async |tx| tx.remove_reaction(r, 1, ":tada:", bob).await).await?);
+    assert!(!conn.transaction(async |tx| tx.remove_reaction(r, 1, ":tada:", bob).await).await?);
+
+    // A tombstone: no text (nor its edit's), no reactions, no mentions.
+    conn.transaction(async |tx| tx.tombstone(r, 1, now).await).await?;
+    let page = conn.range(r, 0, 10, 10, Some(bob)).await?;
+    assert_eq!((page[0].body.as_str(), page[0].message.deleted_at), ("", Some(now)));
+    assert!(page[0].message.reactions.is_empty() && page[0].message.mentions.is_empty());
+    assert_eq!((page[2].body.as_str(), page[2].message.mentions.len()), ("", 0));
+    assert_eq!(conn.transaction(async |tx| tx.reaction_count(r, 1, "👍").await).await?, 0);
     Ok(())
 });

@@ -1,0 +1,9 @@
+DROP TABLE mentions;
+DROP TABLE reactions;
+ALTER TABLE messages
+    DROP COLUMN deleted_at,
+    DROP COLUMN edited_at,
+    DROP COLUMN emoji_count,
+    DROP COLUMN emoji,
+    DROP COLUMN target_seq,
+    DROP COLUMN reply_to_seq;
