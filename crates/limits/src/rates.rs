@@ -16,8 +16,11 @@ use crate::Error;
 /// The kinds of request that are rate-limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// SendMessage, per user.
+    /// SendMessage, and the actions on messages (EditMessage, DeleteMessage, AddReaction, RemoveReaction),
+    /// per user: each appends a timeline entry.
     Send,
+    /// SetTyping, per user.
+    Typing,
     /// CreateRoom, per user.
     CreateRoom,
     /// InviteMember, per user.
@@ -32,13 +35,14 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 6] =
-        [Self::Send, Self::CreateRoom, Self::Invite, Self::DirectRoom, Self::Register, Self::Login];
+    pub const ALL: [Self; 7] =
+        [Self::Send, Self::Typing, Self::CreateRoom, Self::Invite, Self::DirectRoom, Self::Register, Self::Login];
 
     /// The requests of this kind, in words, for messages.
     pub fn what(self) -> &'static str {
         match self {
-            Self::Send => "messages",
+            Self::Send => "messages and changes to messages",
+            Self::Typing => "typing notices",
             Self::CreateRoom => "new rooms",
             Self::Invite => "invitations",
             Self::DirectRoom => "new conversations",
@@ -111,7 +115,8 @@ pub struct RateConfig {
 }
 
 impl Default for RateConfig {
-    /// Far above what a busy person does by hand: 10 messages a second with bursts of 30; 20 rooms, 120
+    /// Far above what a busy person does by hand: 10 messages (or edits, deletions, reactions) a second
+    /// with bursts of 30; 5 typing notices a second with bursts of 20; 20 rooms, 120
     /// invitations and 60 new conversations an hour, each with a burst; 20 registrations an hour and 60
     /// sign-ins a minute from one address.
     fn default() -> Self {
@@ -120,6 +125,7 @@ impl Default for RateConfig {
         let h = Duration::from_secs(3600);
         let quotas = HashMap::from([
             (Kind::Send, Quota::new(10, s, 30)),
+            (Kind::Typing, Quota::new(5, s, 20)),
             (Kind::CreateRoom, Quota::new(20, h, 10)),
             (Kind::Invite, Quota::new(120, h, 30)),
             (Kind::DirectRoom, Quota::new(60, h, 20)),

@@ -13,8 +13,10 @@
 use std::collections::{HashMap, HashSet};
 
 use storage::Tx;
-use storage::timeline::SendKey;
-use types::{Entry, EntryId, EntryKind, Millis, RoomId, UserId};
+use storage::timeline::{MentionRow, SendKey, TailMember};
+use types::{Entry, EntryId, EntryKind, MessageState, Millis, RoomId, UserId};
+
+use crate::mentions;
 
 /// A text message to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub(crate) struct Draft {
     pub(crate) sender_id: UserId,
     pub(crate) body: String,
     pub(crate) client_message_id: String,
+    /// The message of the same room this one replies to.
+    pub(crate) reply_to_seq: Option<i64>,
 }
 
 /// What became of one [`Draft`].
@@ -33,6 +37,8 @@ pub(crate) enum Appended {
     Duplicate(Entry),
     /// The sender is not a member of the room.
     NotMember,
+    /// `reply_to_seq` names no text message of the room.
+    BadReply,
     /// The room does not exist.
     NoRoom,
 }
@@ -54,7 +60,7 @@ type Earlier = HashMap<(RoomId, UserId, String), Entry>;
 
 /// What to do with one draft, decided before anything is written.
 enum Plan {
-    Done(Appended),
+    Done(Box<Appended>),
     /// The `n`th new entry of its room.
     New(usize),
     /// A repeat, within this batch, of the `n`th new entry of its room.
@@ -76,10 +82,13 @@ pub(crate) async fn store(
         Dedup::LookUp => earlier_copies(tx, batch).await?,
         Dedup::Optimistic => Earlier::new(),
     };
+    let replies = reply_targets(tx, batch).await?;
     // Reserve each room's numbers under its row lock, counting every sender as a member (the usual case);
     // the read that follows corrects a room where one is not.
-    let reserved: Vec<(RoomId, i64)> =
-        batch.iter().map(|(room, drafts)| (*room, count(&plan_room(*room, drafts, |_| true, &earlier).1))).collect();
+    let reserved: Vec<(RoomId, i64)> = batch
+        .iter()
+        .map(|(room, drafts)| (*room, count(&plan_room(*room, drafts, |_| true, &replies, &earlier).1)))
+        .collect();
     tx.reserve_seqs(&reserved).await?;
     let rooms: Vec<RoomId> = batch.iter().map(|(room, _)| *room).collect();
     let senders: Vec<UserId> = batch
@@ -91,15 +100,16 @@ pub(crate) async fn store(
     let tails = tx.room_tails(&rooms, &senders).await?;
     let mut last_seqs: HashMap<RoomId, i64> = tails.iter().map(|t| (t.room, t.last_seq)).collect();
     let members: HashSet<(RoomId, UserId)> =
-        tails.iter().flat_map(|t| t.members.iter().map(|(user, _)| (t.room, *user))).collect();
-    let names: HashMap<UserId, &str> =
-        tails.iter().flat_map(|t| t.members.iter().map(|(user, name)| (*user, name.as_str()))).collect();
+        tails.iter().flat_map(|t| t.members.iter().map(|m| (t.room, m.user))).collect();
+    let names: HashMap<UserId, &TailMember> =
+        tails.iter().flat_map(|t| t.members.iter().map(|m| (m.user, m))).collect();
 
     let mut plans = Vec::with_capacity(batch.len());
     let mut stored = Vec::new();
     let mut firsts = Vec::with_capacity(batch.len());
     for ((room, drafts), (_, reserved)) in batch.iter().zip(&reserved) {
-        let (room_plans, fresh) = plan_room(*room, drafts, |user| members.contains(&(*room, user)), &earlier);
+        let is_member = |user| members.contains(&(*room, user));
+        let (room_plans, fresh) = plan_room(*room, drafts, is_member, &replies, &earlier);
         let Some(last_seq) = last_seqs.get_mut(room) else {
             plans.push(room_plans);
             firsts.push(stored.len());
@@ -112,7 +122,56 @@ pub(crate) async fn store(
         plans.push(room_plans);
     }
     tx.insert_messages(&stored).await?;
+    add_mentions(tx, &mut stored).await?;
     Ok(outcomes(batch, plans, &firsts, &stored, &last_seqs))
+}
+
+/// The reply targets of the batch that are text messages of their room. (Kinds never change, so this is
+/// read before the rooms are locked.)
+async fn reply_targets(
+    tx: &mut Tx<'_>,
+    batch: &[(RoomId, Vec<Draft>)],
+) -> Result<HashSet<(RoomId, i64)>, storage::Error> {
+    let mut valid = HashSet::new();
+    for (room, drafts) in batch {
+        let seqs: Vec<i64> = drafts.iter().filter_map(|d| d.reply_to_seq).collect();
+        if seqs.is_empty() {
+            continue;
+        }
+        for (seq, kind) in tx.entry_kinds(*room, &seqs).await? {
+            if kind == EntryKind::Text {
+                valid.insert((*room, seq));
+            }
+        }
+    }
+    Ok(valid)
+}
+
+/// Records the members that the stored messages name (one read and one insert, only when some text has an
+/// `@`), and fills in the entries' mentions.
+async fn add_mentions(tx: &mut Tx<'_>, stored: &mut [Entry]) -> Result<(), storage::Error> {
+    let named: Vec<Vec<String>> = stored.iter().map(|e| mentions::named_keys(&e.body)).collect();
+    let mut keys: Vec<String> = named.iter().flatten().cloned().collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let mut rooms: Vec<RoomId> = stored.iter().map(|e| e.room_id).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let members: HashMap<(RoomId, String), UserId> =
+        tx.members_named(&rooms, &keys).await?.into_iter().map(|(room, user, key)| ((room, key), user)).collect();
+    let mut rows = Vec::new();
+    for (entry, keys) in stored.iter_mut().zip(named) {
+        for key in keys {
+            if let Some(user) = members.get(&(entry.room_id, key)) {
+                entry.message.mentions.push(*user);
+                rows.push(MentionRow { room: entry.room_id, seq: entry.seq, user: *user });
+            }
+        }
+    }
+    tx.insert_mentions(&rows).await
 }
 
 fn count<T>(items: &[T]) -> i64 {
@@ -135,12 +194,14 @@ async fn earlier_copies(tx: &mut Tx<'_>, batch: &[(RoomId, Vec<Draft>)]) -> Resu
     Ok(found.into_iter().filter_map(|e| Some(((e.room_id, e.sender_id, e.client_message_id.clone()?), e))).collect())
 }
 
-/// Decides each of a room's drafts: refused (the sender is not a member), answered with an earlier copy,
-/// a repeat within the batch, or new; returns the plans and the drafts to store, in order.
+/// Decides each of a room's drafts: refused (the sender is not a member, or replies to something that is
+/// not a text message of the room), answered with an earlier copy, a repeat within the batch, or new;
+/// returns the plans and the drafts to store, in order.
 fn plan_room<'d>(
     room: RoomId,
     drafts: &'d [Draft],
     is_member: impl Fn(UserId) -> bool,
+    replies: &HashSet<(RoomId, i64)>,
     earlier: &Earlier,
 ) -> (Vec<Plan>, Vec<&'d Draft>) {
     let mut first_in_batch: HashMap<(UserId, &str), usize> = HashMap::new();
@@ -149,12 +210,15 @@ fn plan_room<'d>(
         .iter()
         .map(|d| {
             if !is_member(d.sender_id) {
-                return Plan::Done(Appended::NotMember);
+                return Plan::Done(Box::new(Appended::NotMember));
             }
             if !earlier.is_empty()
                 && let Some(entry) = earlier.get(&(room, d.sender_id, d.client_message_id.clone()))
             {
-                return Plan::Done(Appended::Duplicate(entry.clone()));
+                return Plan::Done(Box::new(Appended::Duplicate(entry.clone())));
+            }
+            if d.reply_to_seq.is_some_and(|seq| !replies.contains(&(room, seq))) {
+                return Plan::Done(Box::new(Appended::BadReply));
             }
             if let Some(&i) = first_in_batch.get(&(d.sender_id, d.client_message_id.as_str())) {
                 return Plan::SameAs(i);
@@ -176,18 +240,23 @@ async fn give_back(tx: &mut Tx<'_>, room: RoomId, last_seq: &mut i64, unused: i6
     Ok(())
 }
 
-fn entry(room: RoomId, seq: i64, draft: &Draft, names: &HashMap<UserId, &str>, now: Millis) -> Entry {
+fn entry(room: RoomId, seq: i64, draft: &Draft, names: &HashMap<UserId, &TailMember>, now: Millis) -> Entry {
+    let sender = names.get(&draft.sender_id);
     Entry {
         id: EntryId::new(),
         room_id: room,
         seq,
         kind: EntryKind::Text,
         sender_id: draft.sender_id,
-        sender_username: names.get(&draft.sender_id).map(|n| (*n).to_owned()).unwrap_or_default(),
+        sender_username: sender.map(|m| m.username.clone()).unwrap_or_default(),
+        sender_display_name: sender.map(|m| m.display_name.clone()).unwrap_or_default(),
         subject: None,
         body: draft.body.clone(),
         client_message_id: Some(draft.client_message_id.clone()),
         created_at: now,
+        message: MessageState { reply_to_seq: draft.reply_to_seq, ..MessageState::default() },
+        target_seq: None,
+        reaction: None,
     }
 }
 
@@ -208,7 +277,7 @@ fn outcomes(
             room_plans
                 .into_iter()
                 .map(|plan| match plan {
-                    Plan::Done(outcome) => outcome,
+                    Plan::Done(outcome) => *outcome,
                     _ if !last_seqs.contains_key(room) => Appended::NoRoom,
                     Plan::New(i) => Appended::Stored(stored[first + i].clone()),
                     Plan::SameAs(i) => Appended::Duplicate(stored[first + i].clone()),
@@ -253,7 +322,7 @@ mod tests {
     }
 
     fn draft(sender: UserId, body: &str, id: &str) -> Draft {
-        Draft { sender_id: sender, body: body.into(), client_message_id: id.into() }
+        Draft { sender_id: sender, body: body.into(), client_message_id: id.into(), reply_to_seq: None }
     }
 
     fn stored(outcome: &Appended) -> (i64, &str) {
@@ -303,7 +372,7 @@ mod tests {
         // The numbers reserved for the refused drafts were given back: the next send follows on.
         let next = store_now(&mut conn, &[(first, vec![draft(alice, "three", "a-3")])], Dedup::Optimistic).await?;
         assert_eq!(stored(&next[0][0]), (3, "three"));
-        let (page, _) = conn.page(first, TimelinePage::After(0), 10).await?;
+        let (page, _) = conn.page(first, TimelinePage::After(0), 10, None).await?;
         assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(page[0].sender_username, "alice");
         Ok(())

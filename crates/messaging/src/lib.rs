@@ -14,9 +14,14 @@
 //!
 //! This crate never sees gRPC types. Errors: [`Error`], mapped through [`types::DomainError`].
 
+mod actions;
 mod batch;
+mod emoji;
+mod error;
+mod mentions;
 mod reconcile;
 mod stream;
+mod typing;
 mod writer;
 
 use std::collections::HashSet;
@@ -32,10 +37,12 @@ use tasks::Supervisor;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use types::{
-    Departure, DomainError, Entry, ErrorCode, FieldViolation, Millis, PageSize, Reason, RoomId, TimelinePage, User,
-    UserId, UserPresence, Violations,
+    Departure, Entry, FieldViolation, Millis, PageSize, RoomId, TimelinePage, Typing, User, UserId, UserPresence,
+    Violations,
 };
 
+pub use error::Error;
+use error::invalid;
 pub use stream::Subscription;
 
 /// Test-only hooks that make a node fail on purpose, compiled only with the `fault-injection` feature (which
@@ -100,6 +107,8 @@ pub enum StreamEvent {
     Entry(Arc<Entry>),
     /// A co-member's presence changed.
     Presence(Arc<UserPresence>),
+    /// A co-member started or stopped typing.
+    Typing(Arc<Typing>),
     /// Nothing happened for a while.
     Heartbeat(Millis),
     /// A room joined while subscribed to all rooms; its entries after `after_seq` follow.
@@ -130,97 +139,6 @@ pub enum StreamEvent {
     },
 }
 
-/// What can go wrong in this crate.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Malformed request fields.
-    #[error(transparent)]
-    Invalid(#[from] Violations),
-    /// Room access was refused (not found, or not a member).
-    #[error(transparent)]
-    Rooms(#[from] rooms::Error),
-    /// The subscriber's session was logged out or revoked.
-    #[error("session has ended; sign in again")]
-    SessionEnded,
-    /// The node is shutting down.
-    #[error("server is shutting down; reconnect and resume from the last seq you received")]
-    ShuttingDown,
-    /// The send queue stayed full.
-    #[error("the server has too many messages waiting to be stored; try again in a second")]
-    Overloaded,
-    /// The writer holding the send failed before answering (it was restarted). Whether the send was stored
-    /// is unknown; retrying with the same `client_message_id` is safe.
-    #[error("the send was interrupted before it was confirmed")]
-    Interrupted,
-    /// The subscription's task failed (it panicked): subscribe again with the last seqs.
-    #[error("the subscription failed")]
-    StreamFailed,
-    /// The subscription missed membership changes and cannot tell what it may deliver.
-    #[error("stream fell behind on membership changes; subscribe again with the last seq of each room")]
-    FellBehind,
-    /// Checking the session failed.
-    #[error(transparent)]
-    Auth(#[from] auth::Error),
-    /// A limit was reached (open streams).
-    #[error(transparent)]
-    Limit(#[from] limits::Error),
-    /// The database failed.
-    #[error(transparent)]
-    Storage(#[from] storage::Error),
-}
-
-fn invalid(field: &'static str, description: impl Into<String>) -> Error {
-    Error::Invalid(FieldViolation::new(field, description).into())
-}
-
-impl DomainError for Error {
-    fn code(&self) -> ErrorCode {
-        match self {
-            Self::Invalid(_) => ErrorCode::InvalidArgument,
-            Self::Rooms(e) => e.code(),
-            Self::SessionEnded => ErrorCode::Unauthenticated,
-            Self::ShuttingDown | Self::FellBehind | Self::Interrupted | Self::StreamFailed => ErrorCode::Unavailable,
-            Self::Overloaded => ErrorCode::ResourceExhausted,
-            Self::Auth(e) => e.code(),
-            Self::Limit(e) => e.code(),
-            Self::Storage(e) => e.code(),
-        }
-    }
-
-    fn reason(&self) -> Reason {
-        match self {
-            Self::Invalid(_) => Reason::FieldInvalid,
-            Self::Rooms(e) => e.reason(),
-            Self::SessionEnded => Reason::SessionEnded,
-            Self::ShuttingDown => Reason::ShuttingDown,
-            Self::Overloaded => Reason::Overloaded,
-            Self::Interrupted => Reason::Unavailable,
-            Self::StreamFailed => Reason::Unavailable,
-            Self::FellBehind => Reason::StreamFellBehind,
-            Self::Auth(e) => e.reason(),
-            Self::Limit(e) => e.reason(),
-            Self::Storage(e) => e.reason(),
-        }
-    }
-
-    fn field_violations(&self) -> &[FieldViolation] {
-        match self {
-            Self::Invalid(v) => v.as_slice(),
-            Self::Rooms(e) => e.field_violations(),
-            _ => &[],
-        }
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Overloaded => Some(Duration::from_secs(1)),
-            Self::Auth(e) => e.retry_after(),
-            Self::Limit(e) => e.retry_after(),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Inner {
     db: Db,
@@ -230,6 +148,7 @@ struct Inner {
     config: MessagingConfig,
     writers: writer::Writers,
     streams: limits::StreamLimit,
+    typing: typing::Board,
     stopping: CancellationToken,
 }
 
@@ -264,40 +183,55 @@ impl Messaging {
         reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, supervisor);
         let stopping = supervisor.stopping().clone();
         let streams = limits::StreamLimit::new(config.streams_per_user);
-        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writers, streams, stopping }) }
+        let typing = typing::Board::default();
+        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writers, streams, typing, stopping }) }
     }
 
-    /// Appends a text message from `who` to `room` and returns it once stored. A repeat of a
-    /// `client_message_id` that `who` sent to `room` before returns the original.
+    /// Appends a text message from `who` to `room` (a reply to the message at `reply_to_seq`, if given) and
+    /// returns it once stored. A repeat of a `client_message_id` that `who` sent to `room` before returns the
+    /// original.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a body of other than 1 to 4000 characters or only white space, or an id of
-    /// other than 1 to 64 characters; [`Error::Rooms`] when `who` may not send there.
-    pub async fn send(&self, who: UserId, room: RoomId, body: &str, client_message_id: &str) -> Result<Entry, Error> {
+    /// [`Error::Invalid`] for a body of other than 1 to 4000 characters or only white space, an id of
+    /// other than 1 to 64 characters, or a `reply_to_seq` that names no text message of the room;
+    /// [`Error::Rooms`] when `who` may not send there.
+    pub async fn send(
+        &self,
+        who: UserId,
+        room: RoomId,
+        body: &str,
+        client_message_id: &str,
+        reply_to_seq: Option<i64>,
+    ) -> Result<Entry, Error> {
         let mut violations = Vec::new();
-        let len = body.chars().count();
-        if !(1..=4000).contains(&len) || body.trim().is_empty() {
-            violations.push(FieldViolation::new(
-                "body",
-                format!("must be 1 to 4000 characters, not only white space (is {len})"),
-            ));
-        }
-        let id_len = client_message_id.chars().count();
-        if !(1..=64).contains(&id_len) {
-            violations
-                .push(FieldViolation::new("client_message_id", format!("must be 1 to 64 characters (is {id_len})")));
-        } else if client_message_id.chars().any(char::is_control) {
-            violations.push(FieldViolation::new("client_message_id", "must not contain control characters"));
+        violations.extend(actions::check_body(body));
+        violations.extend(actions::check_client_id(client_message_id));
+        if reply_to_seq.is_some_and(|seq| seq < 1) {
+            violations.push(FieldViolation::new("reply_to_seq", "must be the seq of a message (0 for none)"));
         }
         Violations::check(violations)?;
-        let draft = Draft { sender_id: who, body: body.to_owned(), client_message_id: client_message_id.to_owned() };
+        let draft = Draft {
+            sender_id: who,
+            body: body.to_owned(),
+            client_message_id: client_message_id.to_owned(),
+            reply_to_seq,
+        };
         let (reply, answer) = oneshot::channel();
         self.inner.writers.send(writer::Job { room, draft, reply }).await.map_err(|refused| match refused {
             writer::Refused::Full => Error::Overloaded,
             writer::Refused::Stopped => Error::ShuttingDown,
         })?;
         match answer.await.map_err(|_| Error::Interrupted)?? {
-            Appended::Stored(entry) | Appended::Duplicate(entry) => Ok(entry),
+            Appended::Stored(entry) => {
+                self.sent_message(&entry);
+                Ok(entry)
+            }
+            Appended::Duplicate(entry) if entry.kind == types::EntryKind::Text => Ok(entry),
+            Appended::Duplicate(_) => Err(invalid("client_message_id", "was used before for an edit; use a new one")),
+            Appended::BadReply => Err(invalid(
+                "reply_to_seq",
+                format!("#{} is not a message of this room", reply_to_seq.unwrap_or_default()),
+            )),
             Appended::NoRoom => Err(rooms::Error::RoomNotFound.into()),
             Appended::NotMember => {
                 // Say why in the room's terms (hidden private room, or a public one to join first).
@@ -320,7 +254,7 @@ impl Messaging {
         size: PageSize,
     ) -> Result<(Vec<Entry>, bool), Error> {
         self.inner.rooms.access(who, room).await?;
-        Ok(self.inner.db.read().await?.page(room, page, size.get()).await?)
+        Ok(self.inner.db.read().await?.page(room, page, size.get(), Some(who)).await?)
     }
 
     /// Opens a subscription for `who` to `cursors` (room, after_seq) — or, with none, to every room `who`

@@ -184,7 +184,9 @@ impl Task {
                 break;
             }
             let db = &self.inner.db;
-            let entries = Box::pin(async { db.read().await?.range(room, cursor, up_to, page).await }).await?;
+            let viewer = self.who.user_id;
+            let entries =
+                Box::pin(async { db.read().await?.range(room, cursor, up_to, page, Some(viewer)).await }).await?;
             let full = entries.len() == page;
             for entry in entries {
                 self.deliver(Arc::new(entry)).await?;
@@ -261,6 +263,9 @@ impl Task {
                     self.send(StreamEvent::Presence(presence)).await?;
                 }
                 Ok(())
+            }
+            Ok(Event::Typing(typing)) if typing.user_id != self.who.user_id => {
+                self.send(StreamEvent::Typing(typing)).await
             }
             // Overflowed while the subscriber was slow: storage has everything.
             Err(RecvError::Lagged(missed)) => {

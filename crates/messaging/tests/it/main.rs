@@ -63,15 +63,15 @@ db_test!(async fn a_retried_send_returns_the_original_and_only_members_send(t) {
     let n = node(t)?;
     let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
     let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
-    let first = n.messaging.send(alice.user_id, room, "hello", "c-1").await?;
-    let again = n.messaging.send(alice.user_id, room, "hello, edited on retry", "c-1").await?;
+    let first = n.messaging.send(alice.user_id, room, "hello", "c-1", None).await?;
+    let again = n.messaging.send(alice.user_id, room, "hello, edited on retry", "c-1", None).await?;
     assert_eq!((again.seq, again.id, again.body.as_str()), (first.seq, first.id, "hello"));
-    assert!(matches!(n.messaging.send(bob.user_id, room, "hi", "b-1").await, Err(Error::Rooms(rooms::Error::NotMember))));
+    assert!(matches!(n.messaging.send(bob.user_id, room, "hi", "b-1", None).await, Err(Error::Rooms(rooms::Error::NotMember))));
     let hidden = n.rooms.create(alice.user_id, "secret", "", Visibility::Private).await?.room.id;
-    assert!(matches!(n.messaging.send(bob.user_id, hidden, "hi", "b-1").await, Err(Error::Rooms(rooms::Error::RoomNotFound))));
-    assert!(matches!(n.messaging.send(alice.user_id, RoomId::new(), "hi", "a-1").await, Err(Error::Rooms(rooms::Error::RoomNotFound))));
+    assert!(matches!(n.messaging.send(bob.user_id, hidden, "hi", "b-1", None).await, Err(Error::Rooms(rooms::Error::RoomNotFound))));
+    assert!(matches!(n.messaging.send(alice.user_id, RoomId::new(), "hi", "a-1", None).await, Err(Error::Rooms(rooms::Error::RoomNotFound))));
     for (body, id) in [("", "x"), ("  \n ", "x"), (&*"x".repeat(4001), "x"), ("ok", ""), ("ok", &*"i".repeat(65))] {
-        assert!(matches!(n.messaging.send(alice.user_id, room, body, id).await, Err(Error::Invalid(_))), "{body:?} {id:?}");
+        assert!(matches!(n.messaging.send(alice.user_id, room, body, id, None).await, Err(Error::Invalid(_))), "{body:?} {id:?}");
     }
     Ok(())
 });
@@ -83,7 +83,7 @@ db_test!(async fn concurrent_sends_get_contiguous_seqs_each_once(t) {
     let sends = (0..40).map(|i| {
         let id = format!("c-{}", i % 30); // ten of them retry an earlier id
         let m = n.messaging.clone();
-        async move { m.send(alice.user_id, room, &format!("m{i}"), &id).await }
+        async move { m.send(alice.user_id, room, &format!("m{i}"), &id, None).await }
     });
     let stored = futures::future::try_join_all(sends).await?;
     let mut seqs: Vec<i64> = stored.iter().map(|e| e.seq).collect();
@@ -98,7 +98,7 @@ db_test!(async fn history_pages_both_ways_and_needs_membership(t) {
     let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
     let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
     for i in 0..5 {
-        n.messaging.send(alice.user_id, room, &format!("m{i}"), &format!("c{i}")).await?;
+        n.messaging.send(alice.user_id, room, &format!("m{i}"), &format!("c{i}"), None).await?;
     }
     let size = PageSize::requested(Some(2));
     let (latest, more) = n.messaging.history(alice.user_id, room, TimelinePage::Latest, size).await?;
@@ -117,7 +117,7 @@ db_test!(async fn a_subscription_replays_then_goes_live_with_every_entry_once(t)
     let alice = register(&n, "alice").await?;
     let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
     for i in 0..3 {
-        n.messaging.send(alice.user_id, room, &format!("old {i}"), &format!("o{i}")).await?;
+        n.messaging.send(alice.user_id, room, &format!("old {i}"), &format!("o{i}"), None).await?;
     }
     let mut sub = n.messaging.subscribe(alice, vec![(room, 0)], false).await?;
     assert!(matches!(sub.next().await, Some(Ok(StreamEvent::Ready(rooms))) if rooms == vec![(room, 0)]));
@@ -126,7 +126,7 @@ db_test!(async fn a_subscription_replays_then_goes_live_with_every_entry_once(t)
         let m = n.messaging.clone();
         tokio::spawn(async move {
             for i in 0..20 {
-                m.send(alice.user_id, room, &format!("new {i}"), &format!("n{i}")).await?;
+                m.send(alice.user_id, room, &format!("new {i}"), &format!("n{i}"), None).await?;
             }
             Ok::<_, Error>(())
         })
@@ -179,7 +179,7 @@ db_test!(async fn a_removed_member_stops_receiving_after_the_entry_that_says_so(
             other => panic!("{other:?}"),
         }
     }
-    n.messaging.send(alice.user_id, room, "after bob left", "a-1").await?;
+    n.messaging.send(alice.user_id, room, "after bob left", "a-1", None).await?;
     let quiet = tokio::time::timeout(Duration::from_millis(500), async {
         loop {
             if let Some(Ok(StreamEvent::Entry(e))) = sub.next().await {
@@ -205,5 +205,77 @@ db_test!(async fn a_logged_out_session_ends_its_streams(t) {
             other => panic!("{other:?}"),
         }
     }
+    Ok(())
+});
+
+db_test!(async fn an_edit_racing_a_deletion_never_revives_the_message(t) {
+    let n = node(t)?;
+    let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    n.rooms.join(bob.user_id, room).await?;
+    for round in 0..10 {
+        let m = n.messaging.send(bob.user_id, room, "draft", &format!("m{round}"), None).await?;
+        let edit = n.messaging.edit(bob.user_id, room, m.seq, "final", None);
+        let delete = n.messaging.delete(alice.user_id, room, m.seq);
+        let (edited, deleted) = tokio::join!(edit, delete);
+        deleted?;
+        // Either the edit came first (and was then deleted) or it found a tombstone.
+        match edited {
+            Ok(e) => assert_eq!(e.seq, m.seq),
+            Err(Error::MessageDeleted) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+        let now = n.messaging.get(bob.user_id, room, m.seq).await?;
+        assert!(now.message.deleted_at.is_some() && now.body.is_empty(), "round {round}: {now:?}");
+    }
+    // Whatever the order, the timeline has no gap.
+    let (page, _) = n.messaging.history(alice.user_id, room, TimelinePage::After(0), PageSize::exactly(PageSize::MAX)).await?;
+    assert!(page.iter().zip(1..).all(|(e, seq)| e.seq == seq));
+    Ok(())
+});
+
+db_test!(async fn action_rules_name_what_is_wrong(t) {
+    let n = node(t)?;
+    let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    n.rooms.join(bob.user_id, room).await?;
+    let m = n.messaging.send(alice.user_id, room, "hi", "m1", None).await?;
+    assert!(matches!(n.messaging.edit(bob.user_id, room, m.seq, "x", None).await, Err(Error::NotYourMessage(_))));
+    assert!(matches!(n.messaging.delete(bob.user_id, room, m.seq).await, Err(Error::NotYourMessage(_))));
+    assert!(matches!(n.messaging.get(bob.user_id, room, 99).await, Err(Error::MessageNotFound(99))));
+    assert!(matches!(n.messaging.react(bob.user_id, room, 1, "👍", true).await, Err(Error::NotAMessage(1))));
+    assert!(matches!(n.messaging.react(bob.user_id, room, m.seq, "nope", true).await, Err(Error::Invalid(_))));
+    assert!(matches!(n.messaging.edit(alice.user_id, room, 0, "x", None).await, Err(Error::Invalid(_))));
+    assert!(matches!(n.messaging.send(bob.user_id, room, "re", "b1", Some(1)).await, Err(Error::Invalid(_))));
+    n.rooms.leave(bob.user_id, room).await?;
+    assert!(matches!(n.messaging.react(bob.user_id, room, m.seq, "👍", true).await, Err(Error::Rooms(rooms::Error::NotMember))));
+    Ok(())
+});
+
+db_test!(async fn typing_in_a_crowded_room_costs_a_bounded_number_of_events(t) {
+    const TYPERS: usize = 40;
+    let n = node(t)?;
+    let owner = register(&n, "owner").await?;
+    let room = n.rooms.create(owner.user_id, "crowd", "", Visibility::Public).await?.room.id;
+    let mut typers = Vec::new();
+    for i in 0..TYPERS {
+        let who = register(&n, &format!("typer{i:02}")).await?;
+        n.rooms.join(who.user_id, room).await?;
+        typers.push(who.user_id);
+    }
+    let mut sub = n.messaging.subscribe(owner, vec![(room, 0)], false).await?;
+    let started = tokio::time::Instant::now();
+    for who in &typers {
+        n.messaging.set_typing(*who, room, true).await?;
+    }
+    let windows = started.elapsed().as_secs() + 1;
+    let mut events = 0u64;
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(500), sub.next()).await {
+        if matches!(event?, StreamEvent::Typing(_)) {
+            events += 1;
+        }
+    }
+    // Five new typers a second per room: the rest are not announced.
+    assert!(events >= 1 && events <= 5 * windows, "{events} events over {windows} windows");
     Ok(())
 });
