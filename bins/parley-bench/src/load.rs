@@ -178,6 +178,7 @@ pub async fn broadcast(
             room_id: room.room_id.clone(),
             body: stamped(base, size),
             client_message_id: format!("b{n}"),
+            reply_to_seq: 0,
         };
         let token = room.sender.clone();
         sends.push(tokio::spawn(async move {

@@ -61,6 +61,36 @@ impl MessageService for Broadcast {
         Ok(Response::new(ListMessagesResponse { messages: Vec::new(), has_more: false }))
     }
 
+    async fn get_message(&self, _: Request<GetMessageRequest>) -> Result<Response<GetMessageResponse>, Status> {
+        Err(Status::unimplemented("the reference keeps no history"))
+    }
+
+    async fn edit_message(&self, _: Request<EditMessageRequest>) -> Result<Response<EditMessageResponse>, Status> {
+        Err(Status::unimplemented("the reference only relays new messages"))
+    }
+
+    async fn delete_message(
+        &self,
+        _: Request<DeleteMessageRequest>,
+    ) -> Result<Response<DeleteMessageResponse>, Status> {
+        Err(Status::unimplemented("the reference only relays new messages"))
+    }
+
+    async fn add_reaction(&self, _: Request<AddReactionRequest>) -> Result<Response<AddReactionResponse>, Status> {
+        Err(Status::unimplemented("the reference only relays new messages"))
+    }
+
+    async fn remove_reaction(
+        &self,
+        _: Request<RemoveReactionRequest>,
+    ) -> Result<Response<RemoveReactionResponse>, Status> {
+        Err(Status::unimplemented("the reference only relays new messages"))
+    }
+
+    async fn set_typing(&self, _: Request<SetTypingRequest>) -> Result<Response<SetTypingResponse>, Status> {
+        Err(Status::unimplemented("the reference only relays new messages"))
+    }
+
     type SubscribeStream = Events;
 
     async fn subscribe(&self, request: Request<SubscribeRequest>) -> Result<Response<Events>, Status> {

@@ -284,6 +284,7 @@ pub async fn throughput(env: &Env) -> anyhow::Result<Vec<Row>> {
                         room_id: room_id.clone(),
                         body: body.clone(),
                         client_message_id: format!("t{i}-{acked}"),
+                        reply_to_seq: 0,
                     };
                     client.send_message(bearer(request, &token)).await?;
                     acked += 1;

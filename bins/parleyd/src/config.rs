@@ -173,12 +173,20 @@ pub struct Config {
     #[arg(long, env = "PARLEY_RATE_LIMITS", value_enum, default_value_t = Switch::On)]
     pub rate_limits: Switch,
 
-    /// Sustained SendMessage rate per user (N/s, N/m or N/h).
+    /// Sustained rate per user of SendMessage and the actions on messages (edits, deletions, reactions)
+    /// together (N/s, N/m or N/h).
     #[arg(long, env = "PARLEY_SEND_RATE", value_name = "RATE", default_value = "10/s")]
     pub send_rate: Quota,
     /// SendMessage burst per user.
     #[arg(long, env = "PARLEY_SEND_BURST", value_name = "N", default_value_t = 30)]
     pub send_burst: u32,
+
+    /// Sustained SetTyping rate per user.
+    #[arg(long, env = "PARLEY_TYPING_RATE", value_name = "RATE", default_value = "5/s")]
+    pub typing_rate: Quota,
+    /// SetTyping burst per user.
+    #[arg(long, env = "PARLEY_TYPING_BURST", value_name = "N", default_value_t = 20)]
+    pub typing_burst: u32,
 
     /// Sustained CreateRoom rate per user.
     #[arg(long, env = "PARLEY_ROOM_CREATE_RATE", value_name = "RATE", default_value = "20/h")]

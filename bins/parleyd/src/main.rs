@@ -171,6 +171,7 @@ fn rate_config(config: &Config) -> gateway::RateConfig {
     let quota = |rate: &Quota, burst: u32| Quota { burst, ..*rate };
     let quotas = [
         (RateKind::Send, quota(&config.send_rate, config.send_burst)),
+        (RateKind::Typing, quota(&config.typing_rate, config.typing_burst)),
         (RateKind::CreateRoom, quota(&config.room_create_rate, config.room_create_burst)),
         (RateKind::Invite, quota(&config.invite_rate, config.invite_burst)),
         (RateKind::DirectRoom, quota(&config.direct_room_rate, config.direct_room_burst)),

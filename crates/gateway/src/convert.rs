@@ -165,12 +165,19 @@ pub(crate) fn member(m: &Member, status: PresenceStatus) -> v1::Member {
 }
 
 pub(crate) fn message(e: &Entry) -> v1::Message {
+    let state = &e.message;
+    // An action entry carries its emoji's count after the action as its one reaction.
+    let reactions = match &e.reaction {
+        Some(r) => std::slice::from_ref(r),
+        None => state.reactions.as_slice(),
+    };
     v1::Message {
         id: e.id.to_string(),
         room_id: e.room_id.to_string(),
         seq: e.seq,
         sender_id: e.sender_id.to_string(),
         sender_username: e.sender_username.clone(),
+        sender_display_name: e.sender_display_name.clone(),
         body: e.body.clone(),
         client_message_id: e.client_message_id.clone().unwrap_or_default(),
         created_at: Some(timestamp(e.created_at)),
@@ -182,6 +189,10 @@ pub(crate) fn message(e: &Entry) -> v1::Message {
             EntryKind::MemberRemoved => v1::MessageKind::MemberRemoved,
             EntryKind::MemberRoleChanged => v1::MessageKind::MemberRoleChanged,
             EntryKind::InvitationDeclined => v1::MessageKind::InvitationDeclined,
+            EntryKind::Edit => v1::MessageKind::Edit,
+            EntryKind::Delete => v1::MessageKind::Delete,
+            EntryKind::ReactionAdded => v1::MessageKind::ReactionAdded,
+            EntryKind::ReactionRemoved => v1::MessageKind::ReactionRemoved,
         }
         .into(),
         member: e.subject.as_ref().map(|s| v1::MemberChange {
@@ -189,6 +200,16 @@ pub(crate) fn message(e: &Entry) -> v1::Message {
             username: s.username.clone(),
             role: to_role(s.role).into(),
         }),
+        reply_to_seq: state.reply_to_seq.unwrap_or(0),
+        edited_at: state.edited_at.map(timestamp),
+        deleted_at: state.deleted_at.map(timestamp),
+        reactions: reactions
+            .iter()
+            .map(|r| v1::Reaction { emoji: r.emoji.clone(), count: r.count, reacted_by_caller: r.mine })
+            .collect(),
+        mentions: state.mentions.iter().map(ToString::to_string).collect(),
+        target_seq: e.target_seq.unwrap_or(0),
+        emoji: e.reaction.as_ref().map(|r| r.emoji.clone()).unwrap_or_default(),
     }
 }
 
@@ -217,6 +238,13 @@ pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeRespon
         E::Entry(entry) => Event::Message(message(&entry)),
         E::Presence(p) => Event::PresenceChanged(v1::PresenceChanged {
             presence: Some(user_presence(&p.user, p.status, p.last_seen_at)),
+        }),
+        E::Typing(t) => Event::Typing(v1::Typing {
+            room_id: t.room_id.to_string(),
+            user_id: t.user_id.to_string(),
+            username: t.username.clone(),
+            typing: t.typing,
+            expires_at: Some(timestamp(t.expires_at)),
         }),
         E::Heartbeat(at) => Event::Heartbeat(v1::Heartbeat { server_time: Some(timestamp(at)) }),
         E::RoomAdded { room: view, after_seq } => {

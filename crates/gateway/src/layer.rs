@@ -42,7 +42,12 @@ fn needs_identity(path: &str) -> bool {
 /// The rate limit that applies to a method, if any.
 fn rate_kind(path: &str) -> Option<Kind> {
     Some(match path {
-        "/chat.v1.MessageService/SendMessage" => Kind::Send,
+        "/chat.v1.MessageService/SendMessage"
+        | "/chat.v1.MessageService/EditMessage"
+        | "/chat.v1.MessageService/DeleteMessage"
+        | "/chat.v1.MessageService/AddReaction"
+        | "/chat.v1.MessageService/RemoveReaction" => Kind::Send,
+        "/chat.v1.MessageService/SetTyping" => Kind::Typing,
         "/chat.v1.RoomService/CreateRoom" => Kind::CreateRoom,
         "/chat.v1.RoomService/InviteMember" => Kind::Invite,
         "/chat.v1.RoomService/GetDirectRoom" => Kind::DirectRoom,

@@ -46,8 +46,71 @@ impl MessageService for MessagesApi {
         let who = caller(&request)?.user_id;
         let r = request.into_inner();
         let room = room_id("room_id", &r.room_id)?;
-        let entry = self.messaging.send(who, room, &r.body, &r.client_message_id).await.map_err(|e| status(&e))?;
+        let reply_to = (r.reply_to_seq != 0).then_some(r.reply_to_seq);
+        let entry =
+            self.messaging.send(who, room, &r.body, &r.client_message_id, reply_to).await.map_err(|e| status(&e))?;
         Ok(Response::new(SendMessageResponse { message: Some(convert::message(&entry)) }))
+    }
+
+    async fn get_message(&self, request: Request<GetMessageRequest>) -> Result<Response<GetMessageResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        let entry = self.messaging.get(who, room, r.seq).await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetMessageResponse { message: Some(convert::message(&entry)) }))
+    }
+
+    async fn edit_message(
+        &self,
+        request: Request<EditMessageRequest>,
+    ) -> Result<Response<EditMessageResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        let client_id = (!r.client_message_id.is_empty()).then_some(r.client_message_id.as_str());
+        let entry = self.messaging.edit(who, room, r.seq, &r.body, client_id).await.map_err(|e| status(&e))?;
+        Ok(Response::new(EditMessageResponse { message: Some(convert::message(&entry)) }))
+    }
+
+    async fn delete_message(
+        &self,
+        request: Request<DeleteMessageRequest>,
+    ) -> Result<Response<DeleteMessageResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        self.messaging.delete(who, room, r.seq).await.map_err(|e| status(&e))?;
+        Ok(Response::new(DeleteMessageResponse {}))
+    }
+
+    async fn add_reaction(
+        &self,
+        request: Request<AddReactionRequest>,
+    ) -> Result<Response<AddReactionResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        self.messaging.react(who, room, r.seq, &r.emoji, true).await.map_err(|e| status(&e))?;
+        Ok(Response::new(AddReactionResponse {}))
+    }
+
+    async fn remove_reaction(
+        &self,
+        request: Request<RemoveReactionRequest>,
+    ) -> Result<Response<RemoveReactionResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        self.messaging.react(who, room, r.seq, &r.emoji, false).await.map_err(|e| status(&e))?;
+        Ok(Response::new(RemoveReactionResponse {}))
+    }
+
+    async fn set_typing(&self, request: Request<SetTypingRequest>) -> Result<Response<SetTypingResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        self.messaging.set_typing(who, room, r.typing).await.map_err(|e| status(&e))?;
+        Ok(Response::new(SetTypingResponse {}))
     }
 
     async fn list_messages(
