@@ -91,6 +91,26 @@ enum Command {
         room: String,
         #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
+        /// Reply to the message with this seq.
+        #[arg(long, value_name = "SEQ")]
+        reply_to: Option<i64>,
+    },
+    /// Replace the text of one of your messages.
+    Edit {
+        room: String,
+        seq: i64,
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
+    /// Delete a message (yours, or anyone's in a room you own or administer).
+    Delete { room: String, seq: i64 },
+    /// React to a message with an emoji or a :short_code: (--remove takes your reaction back).
+    React {
+        room: String,
+        seq: i64,
+        emoji: String,
+        #[arg(long)]
+        remove: bool,
     },
     /// Show a room's recent history.
     History {
@@ -217,11 +237,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             output::rooms(&r.room.into_iter().collect::<Vec<_>>());
             Ok(())
         }
-        Command::Send { room, text } => {
+        Command::Send { room, text, reply_to } => {
             let mut s = Session::open(store, server).await?;
             let room = resolve(&mut s, &room).await?;
-            let message = send(&mut s, &room.id, &text.join(" ")).await?;
+            let message = send(&mut s, &room.id, &text.join(" "), reply_to.unwrap_or(0)).await?;
             println!("sent #{}", message.seq);
+            Ok(())
+        }
+        Command::Edit { room, seq, text } => {
+            let mut s = Session::open(store, server).await?;
+            let room = resolve(&mut s, &room).await?;
+            let request = EditMessageRequest {
+                room_id: room.id.clone(),
+                seq,
+                body: text.join(" "),
+                client_message_id: uuid::Uuid::new_v4().to_string(),
+            };
+            call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).edit_message(r).await }).await?;
+            println!("edited #{seq}");
+            Ok(())
+        }
+        Command::Delete { room, seq } => {
+            let mut s = Session::open(store, server).await?;
+            let room = resolve(&mut s, &room).await?;
+            let request = DeleteMessageRequest { room_id: room.id.clone(), seq };
+            call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).delete_message(r).await }).await?;
+            println!("deleted #{seq}");
+            Ok(())
+        }
+        Command::React { room, seq, emoji, remove } => {
+            let mut s = Session::open(store, server).await?;
+            let room = resolve(&mut s, &room).await?;
+            if remove {
+                let request = RemoveReactionRequest { room_id: room.id.clone(), seq, emoji };
+                call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).remove_reaction(r).await })
+                    .await?;
+                println!("reaction to #{seq} taken back");
+            } else {
+                let request = AddReactionRequest { room_id: room.id.clone(), seq, emoji };
+                call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).add_reaction(r).await }).await?;
+                println!("reacted to #{seq}");
+            }
             Ok(())
         }
         Command::History { room, limit, before } => {
@@ -482,11 +538,12 @@ async fn member_id(s: &mut Session, room: &str, username: &str) -> anyhow::Resul
 
 /// Sends with a fresh client message id, retrying transient failures with the same id (the server stores
 /// it once however often it arrives).
-async fn send(s: &mut Session, room: &str, text: &str) -> anyhow::Result<Message> {
+async fn send(s: &mut Session, room: &str, text: &str, reply_to_seq: i64) -> anyhow::Result<Message> {
     let request = SendMessageRequest {
         room_id: room.to_owned(),
         body: text.to_owned(),
         client_message_id: uuid::Uuid::new_v4().to_string(),
+        reply_to_seq,
     };
     let mut delay = Duration::from_millis(200);
     for attempt in 1.. {
@@ -638,6 +695,12 @@ async fn show(s: &mut Session, event: Event, cursors: &mut Vec<(String, i64)>, n
         Event::InvitationEnded(ended) => {
             let label = names.get(&ended.room_id).cloned().unwrap_or_else(|| ended.room_id.clone());
             println!("* invitation to {label} declined");
+        }
+        Event::Typing(t) => {
+            if t.typing {
+                let label = names.get(&t.room_id).cloned().unwrap_or_else(|| t.room_id.clone());
+                println!("[{label}] * {} is typing…", t.username);
+            }
         }
         Event::Heartbeat(_) => {}
     }

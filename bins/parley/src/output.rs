@@ -78,17 +78,44 @@ pub fn presence_change(u: &UserPresence) -> String {
 pub fn message(m: &Message, rooms: &HashMap<String, String>) -> String {
     let room = rooms.get(&m.room_id).map_or(m.room_id.as_str(), String::as_str);
     let subject = m.member.as_ref().map_or("?", |s| s.username.as_str());
+    let who = &m.sender_username;
+    let target = m.target_seq;
     let text = match m.kind() {
-        MessageKind::Text => format!("{}: {}", m.sender_username, m.body),
+        MessageKind::Text => text_message(m),
         MessageKind::MemberJoined => format!("* {subject} joined"),
         MessageKind::MemberLeft => format!("* {subject} left"),
-        MessageKind::MemberInvited => format!("* {} invited {subject}", m.sender_username),
-        MessageKind::MemberRemoved => format!("* {} removed {subject}", m.sender_username),
+        MessageKind::MemberInvited => format!("* {who} invited {subject}"),
+        MessageKind::MemberRemoved => format!("* {who} removed {subject}"),
         MessageKind::MemberRoleChanged => {
             format!("* {subject} is now {}", role(m.member.as_ref().map_or(Role::Unspecified, |s| s.role())))
         }
         MessageKind::InvitationDeclined => format!("* {subject} declined the invitation"),
+        MessageKind::Edit if m.body.is_empty() => format!("* {who} edited #{target} (since deleted)"),
+        MessageKind::Edit => format!("* {who} edited #{target}: {}", m.body),
+        MessageKind::Delete => format!("* {who} deleted #{target}"),
+        MessageKind::ReactionAdded => format!("* {who} reacted {} to #{target}", m.emoji),
+        MessageKind::ReactionRemoved => format!("* {who} took back {} from #{target}", m.emoji),
         MessageKind::Unspecified => "(unknown entry)".into(),
     };
     format!("[{room}] #{} {} {text}", m.seq, time(m.created_at.as_ref()))
+}
+
+/// A text message in its current state: `alice: (re #4) hello (edited) [👍 2]`, or a tombstone.
+fn text_message(m: &Message) -> String {
+    if m.deleted_at.is_some() {
+        return format!("{}: (deleted)", m.sender_username);
+    }
+    let mut line = format!("{}: ", m.sender_username);
+    if m.reply_to_seq != 0 {
+        line.push_str(&format!("(re #{}) ", m.reply_to_seq));
+    }
+    line.push_str(&m.body);
+    if m.edited_at.is_some() {
+        line.push_str(" (edited)");
+    }
+    if !m.reactions.is_empty() {
+        let reactions: Vec<String> = m.reactions.iter().map(|r| format!("{} {}", r.emoji, r.count)).collect();
+        line.push_str(&format!(" [{}]", reactions.join(", ")));
+    }
+    line
 }
