@@ -7,6 +7,7 @@
 
 mod support;
 
+mod actions;
 mod auth;
 mod faults;
 mod grpcurl;

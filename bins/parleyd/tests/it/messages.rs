@@ -260,7 +260,7 @@ db_test!(async fn bad_sends_and_history_requests_are_named(t) {
     assert_eq!(field(expect_code(history(&alice, &room, 3, 1, 10).await, Code::InvalidArgument)), ["after_seq"]);
     assert_eq!(field(expect_code(history(&alice, &room, -1, 0, 10).await, Code::InvalidArgument)), ["before_seq"]);
     assert_eq!(field(expect_code(history(&alice, &room, 0, 0, -5).await, Code::InvalidArgument)), ["limit"]);
-    let status = expect_code(alice.messages().send_message(alice.req(api::v1::SendMessageRequest { room_id: "not-an-id".into(), body: "x".into(), client_message_id: "x".into() })).await, Code::InvalidArgument);
+    let status = expect_code(alice.messages().send_message(alice.req(api::v1::SendMessageRequest { reply_to_seq: 0, room_id: "not-an-id".into(), body: "x".into(), client_message_id: "x".into() })).await, Code::InvalidArgument);
     assert_eq!(field(status), ["room_id"]);
     let tail = last_seq(&alice, &room).await?;
     let status = expect_code(alice.subscribe(&[(&room, tail + 1)]).await, Code::InvalidArgument);

@@ -160,8 +160,12 @@ impl Client {
 
     /// Sends a text message with the given client message id.
     pub async fn send_with_id(&self, room: &str, body: &str, id: &str) -> Result<api::v1::Message, tonic::Status> {
-        let request =
-            api::v1::SendMessageRequest { room_id: room.into(), body: body.into(), client_message_id: id.into() };
+        let request = api::v1::SendMessageRequest {
+            room_id: room.into(),
+            body: body.into(),
+            client_message_id: id.into(),
+            reply_to_seq: 0,
+        };
         let r = self.messages().send_message(self.req(request)).await?;
         r.into_inner().message.ok_or_else(|| tonic::Status::internal("no message"))
     }
