@@ -22,7 +22,7 @@ async fn setup(t: &testdb::TestDb, names: &[&str]) -> anyhow::Result<(Rooms, Bus
 
 /// The kinds of a room's whole timeline, oldest first.
 async fn kinds(t: &testdb::TestDb, room: RoomId) -> anyhow::Result<Vec<EntryKind>> {
-    let (entries, _) = t.db().read().await?.page(room, TimelinePage::After(0), 200).await?;
+    let (entries, _) = t.db().read().await?.page(room, TimelinePage::After(0), 200, None).await?;
     Ok(entries.iter().map(|e| e.kind).collect())
 }
 
