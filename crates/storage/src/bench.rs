@@ -12,8 +12,8 @@ use types::{EntryId, EntryKind, Millis, RoomId, TimelinePage, UserId};
 use crate::codes;
 use crate::db::{Conn, Db};
 use crate::error::{Error, Result};
-use crate::schema::{messages, rooms};
-use crate::timeline::NewEntryRow;
+use crate::schema::{messages, reactions, rooms};
+use crate::timeline::{MentionRow, NewEntryRow};
 
 fn row(room: RoomId, seq: i64, sender: UserId, body: &str, now: i64) -> NewEntryRow {
     NewEntryRow {
@@ -76,8 +76,11 @@ pub async fn insert_loop(
     Ok(AtomicU64::load(&inserted, Ordering::Relaxed))
 }
 
-/// Appends `count` text messages from `sender` to `room` as fast as possible, `batch` rows a transaction,
-/// bypassing every rule (for building a large history). Returns the new last seq.
+/// Appends `count` entries from `sender` to `room` as fast as possible, `batch` rows a transaction,
+/// bypassing every rule (for building a large history). Mostly text messages, with what a lived-in room
+/// has mixed in: every tenth entry an edit of the message before it, every tenth a reaction to a recent
+/// message (with its `reactions` row), every twentieth message mentions the sender and every fiftieth is
+/// a reply. Returns the new last seq.
 ///
 /// # Errors
 /// Database errors.
@@ -89,9 +92,42 @@ pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch:
     while last < target {
         let upto = (last + batch as i64).min(target);
         let now = Millis::now().0;
-        let rows: Vec<NewEntryRow> = (last + 1..=upto).map(|seq| row(room, seq, sender, body, now)).collect();
+        let (mut entries, mut reacted, mut named) = (Vec::new(), Vec::new(), Vec::new());
+        for seq in last + 1..=upto {
+            let mut entry = row(room, seq, sender, body, now);
+            match seq % 10 {
+                4 if seq > 1 => {
+                    entry.kind = codes::entry_kind(EntryKind::Edit);
+                    entry.target_seq = Some(seq - 1);
+                    entry.client_message_id = None;
+                }
+                9 if seq > 2 => {
+                    entry.kind = codes::entry_kind(EntryKind::ReactionAdded);
+                    (entry.body, entry.target_seq, entry.client_message_id) = (String::new(), Some(seq - 2), None);
+                    (entry.emoji, entry.emoji_count) = (Some("👍".to_owned()), Some(1));
+                    reacted.push((
+                        reactions::room_id.eq(room.to_vec()),
+                        reactions::seq.eq(seq - 2),
+                        reactions::emoji.eq("👍"),
+                        reactions::user_id.eq(sender.to_vec()),
+                        reactions::created_at.eq(now),
+                    ));
+                }
+                _ if seq % 20 == 7 => {
+                    entry.body = format!("@someone {body}");
+                    named.push(MentionRow { room, seq, user: sender });
+                }
+                _ if seq % 50 == 21 => entry.reply_to_seq = Some(seq - 1),
+                _ => {}
+            }
+            entries.push(entry);
+        }
         conn.transaction(async |tx| {
-            tx.insert_entry_rows(rows).await?;
+            tx.insert_entry_rows(entries).await?;
+            if !reacted.is_empty() {
+                tx.insert_all(reactions::table, reacted).await?;
+            }
+            tx.insert_mentions(&named).await?;
             tx.set_last_seq(room, upto).await
         })
         .await?;
@@ -105,7 +141,13 @@ pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch:
 ///
 /// # Errors
 /// Database errors.
-pub async fn history_page(conn: &mut Conn, room: RoomId, before_seq: Option<i64>, limit: usize) -> Result<usize> {
+pub async fn history_page(
+    conn: &mut Conn,
+    room: RoomId,
+    viewer: UserId,
+    before_seq: Option<i64>,
+    limit: usize,
+) -> Result<usize> {
     let page = before_seq.map_or(TimelinePage::Latest, TimelinePage::Before);
-    Ok(conn.page(room, page, limit, None).await?.0.len())
+    Ok(conn.page(room, page, limit, Some(viewer)).await?.0.len())
 }

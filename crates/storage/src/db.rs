@@ -531,6 +531,28 @@ impl Conn {
         &mut self.inner
     }
 
+    /// Inserts many rows into `table` in one statement where the backend can: the one statement whose code
+    /// differs between backends. MySQL takes one multi-row `INSERT`; diesel-async cannot build that for
+    /// SQLite, so there diesel's own batch insert (one prepared statement per row, no round trips) runs on
+    /// the connection's blocking thread. Bounded by the statement timeout like every query.
+    pub(crate) async fn insert_all<T, V>(&mut self, table: T, rows: V) -> Result<()>
+    where
+        T: diesel::Table + Send + 'static,
+        V: diesel::Insertable<T> + Send + 'static,
+        diesel::query_builder::InsertStatement<T, V::Values>:
+            ExecuteDsl<AsyncMysqlConnection> + diesel::query_dsl::methods::ExecuteDsl<SqliteConnection> + Send,
+    {
+        let statement = diesel::insert_into(table).values(rows);
+        let outcome = tokio::time::timeout(self.timeout, async {
+            match &mut self.inner {
+                Backed::Mysql(c) => RunQueryDsl::execute(statement, &mut **c).await,
+                Backed::Sqlite(c) => c.spawn_blocking(move |conn| diesel::RunQueryDsl::execute(statement, conn)).await,
+            }
+        })
+        .await;
+        self.answered(outcome).map(|_| ())
+    }
+
     /// Runs a query and collects its rows. Every query of this crate goes through this method (or
     /// [`Conn::execute`]), so that it is written once and compiled for both backends: the query must be
     /// loadable on both, or it does not compile.

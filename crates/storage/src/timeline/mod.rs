@@ -21,7 +21,7 @@ pub use sends::{RoomTail, SendKey, TailMember};
 pub use state::{MentionRow, NewAction};
 
 use crate::codes;
-use crate::db::{Backed, Conn, Tx};
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::schema::{messages, rooms, users};
 
@@ -187,26 +187,12 @@ impl NewEntryRow {
 }
 
 impl Conn {
-    /// Inserts rows in one go: the one place where the backends need different code. MySQL takes one
-    /// multi-row `INSERT`; diesel-async cannot build that for SQLite, so there diesel's own batch insert
-    /// (one prepared statement per row, no round trips) runs on the connection's blocking thread.
+    /// Inserts entry rows in one statement (see [`Conn::insert_all`]).
     pub(crate) async fn insert_entry_rows(&mut self, rows: Vec<NewEntryRow>) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        match self.backed() {
-            Backed::Mysql(c) => {
-                diesel_async::RunQueryDsl::execute(diesel::insert_into(messages::table).values(&rows), &mut **c)
-                    .await?;
-            }
-            Backed::Sqlite(c) => {
-                c.spawn_blocking(move |conn| {
-                    diesel::RunQueryDsl::execute(diesel::insert_into(messages::table).values(&rows), conn)
-                })
-                .await?;
-            }
-        }
-        Ok(())
+        self.insert_all(messages::table, rows).await
     }
 
     /// The names of these users.

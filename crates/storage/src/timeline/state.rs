@@ -48,22 +48,40 @@ pub struct MentionRow {
 impl Conn {
     /// Fills in the reactions and mentions of the text messages among `entries` (deleted ones have none),
     /// with `mine` set for `viewer`'s reactions, and the mentions of edits: at most one query for each, per
-    /// room, and none for a page without messages.
+    /// room, and none for a page without messages. A mention is written `@name`, so only texts with an `@`
+    /// are looked up for mentions (most pages have none, and skip that query).
     pub(crate) async fn add_message_state(&mut self, entries: &mut [Entry], viewer: Option<UserId>) -> Result<()> {
-        let mut by_room: HashMap<RoomId, (Vec<i64>, Vec<i64>)> = HashMap::new();
+        #[derive(Default)]
+        struct Wanted {
+            messages: Vec<i64>,
+            named: Vec<i64>,
+        }
+        let mut by_room: HashMap<RoomId, Wanted> = HashMap::new();
         for e in entries.iter() {
-            match e.kind {
-                EntryKind::Text if e.message.deleted_at.is_none() => {
-                    by_room.entry(e.room_id).or_default().0.push(e.seq)
-                }
-                EntryKind::Edit if !e.body.is_empty() => by_room.entry(e.room_id).or_default().1.push(e.seq),
-                _ => {}
+            let live_text = match e.kind {
+                EntryKind::Text => e.message.deleted_at.is_none(),
+                EntryKind::Edit => !e.body.is_empty(),
+                _ => continue,
+            };
+            if !live_text {
+                continue;
+            }
+            let wanted = by_room.entry(e.room_id).or_default();
+            if e.kind == EntryKind::Text {
+                wanted.messages.push(e.seq);
+            }
+            if e.body.contains('@') {
+                wanted.named.push(e.seq);
             }
         }
-        for (room, (messages, edits)) in by_room {
-            let mut reactions =
-                if messages.is_empty() { HashMap::new() } else { self.reactions(room, &messages, viewer).await? };
-            let mut mentions = self.mentions(room, &[messages, edits].concat()).await?;
+        for (room, wanted) in by_room {
+            let mut reactions = if wanted.messages.is_empty() {
+                HashMap::new()
+            } else {
+                self.reactions(room, &wanted.messages, viewer).await?
+            };
+            let mut mentions =
+                if wanted.named.is_empty() { HashMap::new() } else { self.mentions(room, &wanted.named).await? };
             for e in entries.iter_mut().filter(|e| e.room_id == room) {
                 e.message.reactions = reactions.remove(&e.seq).unwrap_or_default();
                 e.message.mentions = mentions.remove(&e.seq).unwrap_or_default();
@@ -313,18 +331,6 @@ impl Tx<'_> {
                 (mentions::room_id.eq(m.room.to_vec()), mentions::seq.eq(m.seq), mentions::user_id.eq(m.user.to_vec()))
             })
             .collect();
-        match self.backed() {
-            crate::db::Backed::Mysql(c) => {
-                diesel_async::RunQueryDsl::execute(diesel::insert_into(mentions::table).values(values), &mut **c)
-                    .await?;
-            }
-            crate::db::Backed::Sqlite(c) => {
-                c.spawn_blocking(move |conn| {
-                    diesel::RunQueryDsl::execute(diesel::insert_into(mentions::table).values(values), conn)
-                })
-                .await?;
-            }
-        }
-        Ok(())
+        self.insert_all(mentions::table, values).await
     }
 }
