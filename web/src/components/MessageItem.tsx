@@ -71,7 +71,7 @@ export const MessageItem = memo(function MessageItem(props: Props) {
         <ReplyQuote seq={message.replyToSeq} target={quoted} name={quotedName} actions={actions} />
       )}
       <div className="bubble">
-        {editing ? (
+        {editing && !deleted ? (
           <MessageEditor message={message} onDone={() => actions.edit(null)} />
         ) : deleted ? (
           <div className="body tombstone" data-testid="tombstone">
