@@ -32,10 +32,12 @@ export function ReplyQuote({ seq, target, name, actions }: Props) {
       className="quote"
       data-testid="reply-quote"
       data-target={String(seq)}
-      aria-label={`In reply to ${target ? `${name}: ${text}` : text}. Go to that message`}
+      title="Go to the message replied to"
       onClick={() => actions.jumpTo(seq)}
     >
+      <span className="visually-hidden">In reply to </span>
       {target && <span className="quote-name">{name}</span>}
+      {target && <span className="visually-hidden">: </span>}
       <span className={`quote-text ${gone || !target ? "muted-text" : ""}`} dir="auto">
         {text}
       </span>
