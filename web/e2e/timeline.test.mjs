@@ -4,7 +4,8 @@
 // the directory, each in a browser context of their own. In order:
 //
 //  1. bob writes; alice starts a reply to it ("Replying to bob…") and types: bob sees "Alice Liddell is
-//     typing…", which goes as soon as alice sends (long before it would lapse by itself);
+//     typing…", which goes as soon as alice sends (long before it would lapse by itself); "@bo" offers
+//     bob, and Tab completes his username;
 //  2. the reply names @bob: bob sees the quote and his mention marked (and the message highlighted);
 //     clicking the quote jumps to his message and highlights it; after a reload, with his message older
 //     than the loaded page, the quote is read with GetMessage and the jump loads older pages first;
@@ -94,12 +95,20 @@ try {
   const replying = a.getByTestId("replying");
   await replying.getByText(`Replying to ${bob.username}:`).waitFor();
   check((await replying.textContent()).includes(question), "the message box shows what the reply answers");
-  const answer = `At the old mill, @${bob.username}. Bring the map!`;
-  await composer(a).pressSequentially(answer.slice(0, 20), { delay: 15 });
+  const answer = `At the old mill @${bob.username} bring the map!`;
+  await composer(a).pressSequentially("At the old mill @bo", { delay: 15 });
   await typing(b).getByText("Alice Liddell is typing…").waitFor();
   await shot(b, "timeline-01-typing");
-  await composer(a).pressSequentially(answer.slice(20), { delay: 5 });
-  await shot(a, "timeline-02-replying");
+  // @-autocomplete offers the members whose name starts so; Tab inserts the username.
+  const options = a.getByTestId("mention-options");
+  await options.getByRole("option", { name: new RegExp(bob.username) }).waitFor();
+  check((await options.getByRole("option").count()) === 1, "only bob is offered for @bo");
+  await shot(a, "timeline-02a-mention-options");
+  await composer(a).press("Tab");
+  await options.waitFor({ state: "detached" });
+  await composer(a).pressSequentially("bring the map!", { delay: 5 });
+  check((await composer(a).inputValue()) === answer, `Tab completed the username (${await composer(a).inputValue()})`);
+  await shot(a, "timeline-02b-replying");
   await composer(a).press("Enter");
   await body(b, answer).waitFor();
   // The indicator would lapse by itself only 6 s after alice's last keystroke: it must go at once.

@@ -3,7 +3,7 @@
 // near the limit a counter shows, and past it the box says by how much and will not send, so nothing is
 // ever cut silently (not even a long paste). A failed send keeps the text, and its error shows in the banner.
 // A reply shows what it answers above the box (Escape or ✕ cancels it). Up arrow in an empty box edits the
-// user's last message. Typing tells the room (see useTypingNotice).
+// user's last message. Typing tells the room (see useTypingNotice); `@` offers the members to mention.
 
 import { useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { messages } from "../api/client";
@@ -12,6 +12,8 @@ import type { Message } from "../gen/chat/v1/messages_pb";
 import { useChat } from "../hooks/useChat";
 import { useTypingNotice } from "../hooks/useTypingNotice";
 import { shownName } from "../lib/names";
+import type { Member } from "../gen/chat/v1/rooms_pb";
+import { useMentionSuggestions } from "./MentionSuggestions";
 import { excerpt } from "./ReplyQuote";
 
 export const MAX_BODY = 4000;
@@ -20,6 +22,8 @@ const format = (n: number) => n.toLocaleString("en-US");
 
 interface Props {
   roomId: string;
+  /** The room's members, for @-autocomplete. */
+  members: Member[] | null;
   /** The message the next one replies to. */
   replyTo: Message | null;
   onCancelReply: () => void;
@@ -27,8 +31,8 @@ interface Props {
   onEditLast: () => void;
 }
 
-export function Composer({ roomId, replyTo, onCancelReply, onEditLast }: Props) {
-  const { act, snap } = useChat();
+export function Composer({ roomId, members, replyTo, onCancelReply, onEditLast }: Props) {
+  const { act, snap, user } = useChat();
   const typing = useTypingNotice(roomId);
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
@@ -36,6 +40,7 @@ export function Composer({ roomId, replyTo, onCancelReply, onEditLast }: Props) 
   const length = [...text].length;
   const over = length > MAX_BODY;
   const body = text.replace(/^\s*\n/, "").trimEnd();
+  const suggest = useMentionSuggestions({ members, selfId: user.id, text, setText, input });
 
   useLayoutEffect(() => {
     const el = input.current;
@@ -68,6 +73,7 @@ export function Composer({ roomId, replyTo, onCancelReply, onEditLast }: Props) 
         Message
       </label>
       <div className="field">
+        {suggest.list}
         {replyTo && (
           <div className="replying" data-testid="replying">
             <span className="what">
@@ -89,13 +95,17 @@ export function Composer({ roomId, replyTo, onCancelReply, onEditLast }: Props) 
           title="Enter sends; Shift+Enter starts a new line"
           aria-describedby="composer-count"
           aria-invalid={over || undefined}
+          {...suggest.boxProps}
           autoFocus
           onChange={(e) => {
             setText(e.target.value);
+            suggest.moved(e.target);
             typing.changed(e.target.value);
           }}
+          onSelect={(e) => suggest.moved(e.currentTarget)}
           onBlur={() => typing.left(text)}
           onKeyDown={(e) => {
+            if (suggest.keyDown(e)) return;
             if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
               e.preventDefault();
               void send();

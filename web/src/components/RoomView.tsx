@@ -62,7 +62,7 @@ export function RoomView({ state }: { state: RoomState }) {
         {showMembers && <MembersPanel state={state} onClose={() => setShowMembers(false)} />}
       </div>
       <TypingIndicator typing={state.typing} />
-      <Composer roomId={roomId} replyTo={replying} onCancelReply={() => setReplyTo(null)} onEditLast={editLast} />
+      <Composer roomId={roomId} members={state.members} replyTo={replying} onCancelReply={() => setReplyTo(null)} onEditLast={editLast} />
     </div>
   );
 }
