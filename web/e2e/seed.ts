@@ -44,3 +44,10 @@ export async function longRoom(api: Api, name: string, count: number, longAfter:
   }
   return room.id;
 }
+
+/** A public room owned by `api`'s user, without messages. Returns its id. */
+export async function publicRoom(api: Api, name: string, topic: string): Promise<string> {
+  const { room } = await api.rooms.createRoom({ name, topic, visibility: Visibility.PUBLIC });
+  if (!room) throw new Error("createRoom: no room");
+  return room.id;
+}

@@ -103,6 +103,12 @@ export function describeError(e: unknown): string {
       return "The server is restarting.";
     case ErrorReason.STREAM_FELL_BEHIND:
       return "The connection fell behind.";
+    case ErrorReason.MESSAGE_DELETED:
+      return "That message has been deleted.";
+    case ErrorReason.NOT_YOUR_MESSAGE:
+      return "Only its sender (or, to delete it, a room owner or admin) can do that to this message.";
+    case ErrorReason.MESSAGE_NOT_FOUND:
+      return "That message no longer exists.";
     case undefined:
       // A failed fetch (no network, server down) surfaces as UNKNOWN with the browser's TypeError.
       if (err.code === Code.Unknown && err.cause instanceof TypeError) return UNREACHABLE;
@@ -112,4 +118,19 @@ export function describeError(e: unknown): string {
   }
   const text = err.rawMessage || "Something went wrong. Please try again.";
   return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".");
+}
+
+/**
+ * Runs `call`, trying again up to three times after transient failures (300 ms, doubling). Only for calls
+ * that are safe to repeat: sends and edits with a client_message_id, and idempotent ones.
+ */
+export async function withRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= 3 || !isTransient(err)) throw err;
+      await new Promise((r) => setTimeout(r, 300 * 2 ** attempt));
+    }
+  }
 }

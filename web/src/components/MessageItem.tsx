@@ -1,14 +1,20 @@
-// One timeline entry: a text message (Markdown rendered safely, direction from its own text) or a line
-// about a membership change.
+// One timeline entry: a text message (Markdown rendered safely, direction from its own text, mentions of
+// members marked, its reply quote, "(edited)", its reactions and actions; a deleted one as a tombstone) or
+// a line about a membership change.
 
-import { memo } from "react";
+import { memo, useMemo } from "react";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { MessageKind, type Message } from "../gen/chat/v1/messages_pb";
 import { Role } from "../gen/chat/v1/rooms_pb";
+import type { TimelineActions } from "../hooks/useTimelineActions";
 import { fullDateTime, shortTime } from "../lib/dates";
-import { renderMarkdown } from "../lib/markdown";
+import { renderMarkdown, usernameKey } from "../lib/markdown";
 import { shownName } from "../lib/names";
 import type { Person } from "../store/chat";
+import { MessageEditor } from "./MessageEditor";
+import { MessageMenu } from "./MessageMenu";
+import { Reactions } from "./Reactions";
+import { ReplyQuote } from "./ReplyQuote";
 
 interface Props {
   message: Message;
@@ -18,21 +24,41 @@ interface Props {
   mine: boolean;
   /** Whether it continues the previous message's group (no name line). */
   grouped: boolean;
+  /** Whether the reader may delete it (theirs, or they own or administer the room). */
+  canDelete: boolean;
+  editing: boolean;
+  /** For a reply: the message replied to (undefined while it is read, null when it cannot be). */
+  quoted?: Message | null;
+  quotedName: string;
+  /** Members' usernames by user id, to mark the message's mentions. */
+  usernames: ReadonlyMap<string, string>;
+  actions: TimelineActions;
 }
 
-export const MessageItem = memo(function MessageItem({ message, name, handle, mine, grouped }: Props) {
+export const MessageItem = memo(function MessageItem(props: Props) {
+  const { message, name, handle, mine, grouped, canDelete, editing, quoted, quotedName, usernames, actions } = props;
   const date = message.createdAt ? timestampDate(message.createdAt) : null;
+  const edited = message.editedAt ? timestampDate(message.editedAt) : null;
+  const deleted = !!message.deletedAt;
+  const mentionsMe = message.mentions.includes(actions.selfId);
+  const mentions = useMemo(
+    () =>
+      new Map(
+        message.mentions.flatMap((id) => {
+          const username = usernames.get(id);
+          return username ? [[usernameKey(username), id === actions.selfId] as const] : [];
+        }),
+      ),
+    [message.mentions, usernames, actions.selfId],
+  );
   const time = date && (
     <time dateTime={date.toISOString()} title={fullDateTime(date)}>
       {shortTime(date)}
     </time>
   );
+  const classes = ["message", mine && "mine", grouped && "grouped", mentionsMe && "mentioned", deleted && "deleted"];
   return (
-    <li
-      className={`message ${mine ? "mine" : ""} ${grouped ? "grouped" : ""}`}
-      data-testid="message"
-      data-seq={String(message.seq)}
-    >
+    <li className={classes.filter(Boolean).join(" ")} data-testid="message" data-seq={String(message.seq)}>
       {!grouped && (
         <div className="meta">
           <strong className="sender" title={handle}>
@@ -41,12 +67,32 @@ export const MessageItem = memo(function MessageItem({ message, name, handle, mi
           {time}
         </div>
       )}
+      {message.replyToSeq > 0n && (
+        <ReplyQuote seq={message.replyToSeq} target={quoted} name={quotedName} actions={actions} />
+      )}
       <div className="bubble">
-        <div className="body" dir="auto">
-          {renderMarkdown(message.body)}
-        </div>
+        {editing && !deleted ? (
+          <MessageEditor message={message} onDone={() => actions.edit(null)} />
+        ) : deleted ? (
+          <div className="body tombstone" data-testid="tombstone">
+            This message was deleted
+          </div>
+        ) : (
+          <div className="body" dir="auto">
+            {renderMarkdown(message.body, mentions)}
+          </div>
+        )}
+        {edited && !deleted && !editing && (
+          <span className="edited" title={`Edited ${fullDateTime(edited)}`} data-testid="edited">
+            (edited)
+          </span>
+        )}
+        {!deleted && !editing && (
+          <MessageMenu message={message} canEdit={mine} canDelete={canDelete} actions={actions} />
+        )}
         {grouped && <span className="hover-time">{time}</span>}
       </div>
+      {!deleted && <Reactions message={message} actions={actions} />}
     </li>
   );
 });
@@ -62,7 +108,7 @@ export function EventItem({ message, people }: { message: Message; people: Reado
 
 function describeEvent(m: Message, people: ReadonlyMap<string, Person>): string {
   const who = m.member ? shownName(people, m.member.userId, m.member.username).name : "someone";
-  const by = shownName(people, m.senderId, m.senderUsername).name;
+  const by = shownName(people, m.senderId, m.senderUsername, m.senderDisplayName).name;
   switch (m.kind) {
     case MessageKind.MEMBER_JOINED:
       return `${who} joined`;

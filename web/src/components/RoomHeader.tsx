@@ -1,11 +1,11 @@
 // The room's title and actions. On a phone the actions fold into one "⋯" menu so the title keeps the width.
 
-import { useEffect, useRef, useState, type ReactNode } from "react";
 import { rooms as roomsApi } from "../api/client";
 import { RoomKind } from "../gen/chat/v1/rooms_pb";
 import { useChat } from "../hooks/useChat";
 import { PHONE, useMediaQuery } from "../hooks/useMediaQuery";
 import { roomTitle, type RoomState } from "../store/chat";
+import { Popover } from "./Popover";
 
 interface Props {
   state: RoomState;
@@ -52,36 +52,13 @@ export function RoomHeader({ state, inviting, membersOpen, onInvite, onMembers }
         <h1 data-testid="room-title">{roomTitle(room, user.id)}</h1>
         {room.topic && <p>{room.topic}</p>}
       </div>
-      {phone ? <ActionMenu>{actions}</ActionMenu> : <div className="row">{actions}</div>}
-    </header>
-  );
-}
-
-/** A button that shows the actions in a small panel; choosing one, Escape or a click elsewhere closes it. */
-function ActionMenu({ children }: { children: ReactNode }) {
-  const [open, setOpen] = useState(false);
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!open) return;
-    const onDown = (e: PointerEvent) => box.current?.contains(e.target as Node) || setOpen(false);
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
-    document.addEventListener("pointerdown", onDown);
-    document.addEventListener("keydown", onKey);
-    return () => {
-      document.removeEventListener("pointerdown", onDown);
-      document.removeEventListener("keydown", onKey);
-    };
-  }, [open]);
-  return (
-    <div className="action-menu" ref={box}>
-      <button className="icon" aria-label="Room actions" aria-expanded={open} onClick={() => setOpen((v) => !v)}>
-        ⋯
-      </button>
-      {open && (
-        <div className="menu-panel" onClick={() => setOpen(false)}>
-          {children}
-        </div>
+      {phone ? (
+        <Popover className="action-menu" label="Room actions" icon="⋯">
+          {actions}
+        </Popover>
+      ) : (
+        <div className="row">{actions}</div>
       )}
-    </div>
+    </header>
   );
 }

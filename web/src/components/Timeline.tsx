@@ -1,9 +1,14 @@
 // The open room's timeline: date separators, messages grouped by sender, membership entries, and older
-// pages loading as the reader scrolls up (see useTimelineScroll).
+// pages loading as the reader scrolls up (see useTimelineScroll). Actions (edits, deletions, reactions)
+// are not entries of their own here: the store has applied them to their messages.
 
+import { useMemo } from "react";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { MessageKind, type Message } from "../gen/chat/v1/messages_pb";
+import { Role } from "../gen/chat/v1/rooms_pb";
 import { useChat } from "../hooks/useChat";
+import { PHONE, useMediaQuery } from "../hooks/useMediaQuery";
+import { useTimelineActions } from "../hooks/useTimelineActions";
 import { useTimelineScroll } from "../hooks/useTimelineScroll";
 import { dayKey, dayLabel } from "../lib/dates";
 import { shownName } from "../lib/names";
@@ -13,9 +18,29 @@ import { EventItem, MessageItem } from "./MessageItem";
 /** Consecutive messages of one sender within this time share one name line. */
 const GROUP_MS = 5 * 60_000;
 
-export function Timeline({ state, entries }: { state: RoomState; entries: Message[] }) {
-  const { store, snap, user } = useChat();
-  const { ref, onScroll, newBelow, toBottom } = useTimelineScroll(store, state, entries, user.id);
+interface Props {
+  state: RoomState;
+  /** The entries to show, in seq order (no actions). */
+  entries: Message[];
+  /** The message being edited inline. */
+  editing: bigint | null;
+  onEdit: (seq: bigint | null) => void;
+  onReply: (m: Message) => void;
+}
+
+export function Timeline({ state, entries, editing, onEdit, onReply }: Props) {
+  const { store, snap, user, act } = useChat();
+  const { ref, onScroll, newBelow, toBottom, jumpTo } = useTimelineScroll(store, state, entries, user.id);
+  const compact = useMediaQuery(PHONE);
+  const roomId = state.room.id;
+  const actions = useTimelineActions({ store, roomId, selfId: user.id, compact, act, onReply, onEdit, jumpTo });
+  const myRole = state.members?.find((m) => m.user?.id === user.id)?.role ?? state.room.callerRole;
+  const moderator = myRole === Role.OWNER || myRole === Role.ADMIN;
+  const usernames = useMemo(() => {
+    const map = new Map<string, string>([[user.id, user.username]]);
+    for (const m of state.members ?? []) if (m.user) map.set(m.user.id, m.user.username);
+    return map;
+  }, [state.members, user]);
   const now = new Date();
 
   const items = [];
@@ -32,7 +57,7 @@ export function Timeline({ state, entries }: { state: RoomState; entries: Messag
       );
     }
     if (m.kind === MessageKind.TEXT) {
-      const name = shownName(snap.people, m.senderId, m.senderUsername);
+      const name = shownName(snap.people, m.senderId, m.senderUsername, m.senderDisplayName);
       const grouped =
         prev?.kind === MessageKind.TEXT &&
         prev.senderId === m.senderId &&
@@ -40,14 +65,24 @@ export function Timeline({ state, entries }: { state: RoomState; entries: Messag
         !!date &&
         !!prev.createdAt &&
         date.getTime() - timestampDate(prev.createdAt).getTime() < GROUP_MS;
+      const replyTo = Number(m.replyToSeq);
+      const quoted = replyTo > 0 ? (state.entries.get(replyTo) ?? state.quoted.get(replyTo)) : undefined;
+      const quotedName = quoted ? shownName(snap.people, quoted.senderId, quoted.senderUsername, quoted.senderDisplayName).name : "";
+      const mine = m.senderId === user.id;
       items.push(
         <MessageItem
           key={String(m.seq)}
           message={m}
           name={name.name}
           handle={name.title}
-          mine={m.senderId === user.id}
+          mine={mine}
           grouped={grouped}
+          canDelete={mine || moderator}
+          editing={editing === m.seq}
+          quoted={quoted}
+          quotedName={quotedName}
+          usernames={usernames}
+          actions={actions}
         />,
       );
     } else {

@@ -4,7 +4,9 @@
 // - near the top, the next older page loads, and the view keeps its place: the entry that was first stays
 //   where it was on screen (scrollTop moves by as much as its content moved), before the browser paints;
 // - when the reader is scrolled up and something arrives, `newBelow` turns on (a "new messages" button);
-// - when the loaded entries do not fill the panel, older pages load until they do.
+// - when the loaded entries do not fill the panel, older pages load until they do;
+// - `jumpTo(seq)` (a reply's quote) loads older pages until the entry is there, scrolls it to the middle and
+//   highlights it for a moment (`data-flash`, set on the element so that no render is needed).
 
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { Message } from "../gen/chat/v1/messages_pb";
@@ -14,6 +16,8 @@ import type { ChatStore, RoomState } from "../store/chat";
 const BOTTOM_SLACK = 48;
 /** Older entries load once the reader is within this many pixels of the top. */
 const TOP_SLACK = 400;
+/** How long a jumped-to entry stays highlighted. */
+const FLASH_MS = 2000;
 
 export function useTimelineScroll(store: ChatStore, state: RoomState, entries: Message[], selfId: string) {
   const ref = useRef<HTMLDivElement>(null);
@@ -21,6 +25,7 @@ export function useTimelineScroll(store: ChatStore, state: RoomState, entries: M
   const anchor = useRef<{ seq: bigint; y: number } | null>(null);
   const top = useRef("");
   const lastSeq = useRef<bigint | null>(null);
+  const jumping = useRef<bigint | null>(null);
   const [newBelow, setNewBelow] = useState(false);
   const { loaded, hasOlder } = state;
   const roomId = state.room.id;
@@ -51,6 +56,10 @@ export function useTimelineScroll(store: ChatStore, state: RoomState, entries: M
     lastSeq.current = last?.seq ?? null;
     const y = first ? contentY(el, first.seq) : null;
     anchor.current = first && y !== null ? { seq: first.seq, y } : null;
+    if (jumping.current !== null && reveal(el, jumping.current)) {
+      jumping.current = null;
+      stick.current = false;
+    }
     if (loaded && hasOlder && el.scrollHeight <= el.clientHeight + TOP_SLACK) loadOlder();
   });
 
@@ -81,7 +90,37 @@ export function useTimelineScroll(store: ChatStore, state: RoomState, entries: M
     setNewBelow(false);
   };
 
-  return { ref, onScroll, newBelow, toBottom };
+  const jumpTo = useCallback(
+    async (seq: bigint) => {
+      const el = ref.current;
+      if (!el) return;
+      stick.current = false;
+      if (reveal(el, seq)) return;
+      // Revealed by the layout effect once the page that holds it is rendered.
+      jumping.current = seq;
+      const found = await store.loadBack(roomId, Number(seq)).catch((e) => {
+        jumping.current = null;
+        throw e;
+      });
+      if (!found) jumping.current = null;
+    },
+    [store, roomId],
+  );
+
+  return { ref, onScroll, newBelow, toBottom, jumpTo };
+}
+
+/** Scrolls an entry to the middle of the timeline and highlights it; false when it is not rendered. */
+function reveal(timeline: HTMLElement, seq: bigint): boolean {
+  const entry = timeline.querySelector<HTMLElement>(`[data-seq="${seq}"]`);
+  if (!entry) return false;
+  // Not scrollIntoView, which may also scroll the page's own (overflow: hidden) boxes.
+  const box = entry.getBoundingClientRect();
+  const view = timeline.getBoundingClientRect();
+  timeline.scrollTop += box.top - view.top - (timeline.clientHeight - box.height) / 2;
+  entry.dataset.flash = "";
+  setTimeout(() => delete entry.dataset.flash, FLASH_MS);
+  return true;
 }
 
 /**

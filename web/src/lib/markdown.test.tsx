@@ -56,4 +56,21 @@ describe("renderMarkdown", () => {
   it("keeps code spans from being linked or emphasised", () => {
     expect(html("`https://a.org *b*`")).toBe("<span><code>https://a.org *b*</code></span>");
   });
+
+  it("marks the mentioned members' @usernames, the reader's more strongly, as the server finds them", () => {
+    const mentions = new Map([
+      ["alice", true],
+      ["dave.smith", false],
+    ]);
+    const out = renderToStaticMarkup(<>{renderMarkdown("@ALICE, see @dave.smith. Not bob@alice or @carol **@alice**", mentions)}</>);
+    expect(out).toBe(
+      '<span><span class="mention self" data-testid="mention">@ALICE</span>, see ' +
+        '<span class="mention" data-testid="mention">@dave.smith</span>. Not bob@alice or @carol ' +
+        '<strong><span class="mention self" data-testid="mention">@alice</span></strong></span>',
+    );
+  });
+
+  it("marks nothing without mentions", () => {
+    expect(html("hi @alice")).toBe("<span>hi @alice</span>");
+  });
 });

@@ -4,18 +4,33 @@
 // Supported: *emphasis* and _emphasis_, **strong**, `inline code`, fenced ``` code blocks ```, and http(s)
 // URLs, which become links that open in a new tab without the opener. Nothing else is interpreted: other
 // schemes (javascript:, data:) and raw HTML stay text, line breaks stay as typed (the body is pre-wrap).
+//
+// Mentions: an `@username` the server resolved (the message's `mentions`, given here as username keys) is
+// marked, more strongly when it names the reader. It is found as the server finds it (messaging's
+// mentions.rs): an `@` at a word start, 3 to 32 name characters, a trailing `.` not part of the name, and
+// names compared with case and width folded.
 
 import type { ReactNode } from "react";
 
 /** Formatting nests at most this deep (the rest stays text), which also bounds the recursion. */
 const MAX_DEPTH = 3;
 
-export function renderMarkdown(text: string): ReactNode[] {
+/** Username keys (see `usernameKey`) of the members a message mentions; true for the reader. */
+export type Mentions = ReadonlyMap<string, boolean>;
+
+const NO_MENTIONS: Mentions = new Map();
+
+/** A username folded for comparison, close to the server's (NFKC, lower case). */
+export function usernameKey(name: string): string {
+  return name.normalize("NFKC").toLowerCase().normalize("NFKC");
+}
+
+export function renderMarkdown(text: string, mentions: Mentions = NO_MENTIONS): ReactNode[] {
   const out: ReactNode[] = [];
   const lines = text.split("\n");
   let para: string[] = [];
   const flush = () => {
-    if (para.length) out.push(<span key={out.length}>{inline(para.join("\n"), 0)}</span>);
+    if (para.length) out.push(<span key={out.length}>{inline(para.join("\n"), 0, mentions)}</span>);
     para = [];
   };
   for (let i = 0; i < lines.length; i++) {
@@ -45,8 +60,10 @@ const STRONG = /\*\*(?![\s*])([\s\S]*?[^\s*])\*\*/y;
 const EM_STAR = /\*(?![\s*])([\s\S]*?[^\s*])\*(?!\*)/y;
 const EM_UNDERSCORE = /_(?![\s_])([\s\S]*?[^\s_])_(?![\p{L}\p{N}_])/uy;
 const WORD = /[\p{L}\p{N}_]/u;
+const NAME_CHAR = /[\p{L}\p{M}\p{N}_.-]/u;
+const MENTION = /@([\p{L}\p{M}\p{N}_.-]+)/uy;
 
-function inline(text: string, depth: number): ReactNode[] {
+function inline(text: string, depth: number, mentions: Mentions): ReactNode[] {
   const out: ReactNode[] = [];
   let plain = "";
   const push = (node: ReactNode) => {
@@ -78,12 +95,26 @@ function inline(text: string, depth: number): ReactNode[] {
         i += url.length;
         continue;
       }
+    } else if (c === "@" && mentions.size && !(i > 0 && (NAME_CHAR.test(text[i - 1]) || text[i - 1] === "@")) && (m = at(MENTION, i))) {
+      const name = m[1].replace(/\.+$/, "");
+      const self = mentions.get(usernameKey(name));
+      if (self === undefined || [...name].length < 3 || [...name].length > 32) {
+        m = null;
+      } else {
+        push(
+          <span key={out.length} className={self ? "mention self" : "mention"} data-testid="mention">
+            @{name}
+          </span>,
+        );
+        i += 1 + name.length;
+        continue;
+      }
     } else if (depth < MAX_DEPTH && c === "*" && (m = at(STRONG, i))) {
-      push(<strong key={out.length}>{inline(m[1], depth + 1)}</strong>);
+      push(<strong key={out.length}>{inline(m[1], depth + 1, mentions)}</strong>);
     } else if (depth < MAX_DEPTH && c === "*" && (m = at(EM_STAR, i))) {
-      push(<em key={out.length}>{inline(m[1], depth + 1)}</em>);
+      push(<em key={out.length}>{inline(m[1], depth + 1, mentions)}</em>);
     } else if (depth < MAX_DEPTH && c === "_" && !afterWord && (m = at(EM_UNDERSCORE, i))) {
-      push(<em key={out.length}>{inline(m[1], depth + 1)}</em>);
+      push(<em key={out.length}>{inline(m[1], depth + 1, mentions)}</em>);
     }
     if (m) {
       i += m[0].length;

@@ -1,6 +1,6 @@
 // One name per person, everywhere: the display name when the app knows it (from member lists, direct
-// peers, presence and the session), else the username; the username is shown on hover. Messages carry only
-// the sender's username, so a sender nobody has listed yet shows as that username until a list names them.
+// peers, presence and the session), else the display name a message carries, else the username; the
+// username is shown on hover.
 
 import type { Person } from "../store/chat";
 
@@ -11,8 +11,14 @@ export interface ShownName {
   title: string;
 }
 
-export function shownName(people: ReadonlyMap<string, Person>, userId: string, username: string): ShownName {
+/** `displayName`: what an entry says the sender's display name is, used when the app knows nothing better. */
+export function shownName(
+  people: ReadonlyMap<string, Person>,
+  userId: string,
+  username: string,
+  displayName = "",
+): ShownName {
   const person = people.get(userId);
   const handle = person?.username || username;
-  return { name: person?.displayName || handle, title: `@${handle}` };
+  return { name: person?.displayName || displayName || handle, title: `@${handle}` };
 }

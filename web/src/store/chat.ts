@@ -7,26 +7,34 @@
 // is refreshed, or a room that is gone listed again, and the stream reopened at once; anything else is
 // retried with backoff (see retry.ts), the first attempt as much as later ones, and the connection state
 // says when the next try is. Entries are kept per room in a map by seq, so an entry seen twice (a page
-// loaded while the stream delivered it) is stored once. React reads the state through
-// useSyncExternalStore; changes are coalesced into one new snapshot per task.
+// loaded while the stream delivered it) is stored once. Edits, deletions and reactions are entries too; each
+// is also applied to the message it acts on, if this tab holds it (see actions.ts). Typing indicators come
+// on the same stream and lapse at their expiry. React reads the state through useSyncExternalStore;
+// changes are coalesced into one new snapshot per task.
 
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { messages, presence as presenceApi, rooms as roomsApi } from "../api/client";
 import { describeError, ErrorReason, hasReason } from "../api/errors";
 import { endSessionAfter, renewAccessToken, type SessionUser } from "../api/session";
-import { MessageKind, RoomRemovedReason, type Message, type SubscribeResponse } from "../gen/chat/v1/messages_pb";
+import { MessageKind, RoomRemovedReason, type Message, type SubscribeResponse, type Typing } from "../gen/chat/v1/messages_pb";
 import { PresenceStatus } from "../gen/chat/v1/presence_pb";
 import { ListRoomsScope, type Member, type Room } from "../gen/chat/v1/rooms_pb";
+import { applyAction, isAction, isMembership } from "./actions";
 import { LocalMemory } from "./local";
 import { People } from "./people";
 import type { Connection, Invitation, RoomState, Snapshot } from "./types";
 import { afterStreamFailure, type Recovery } from "./recovery";
 import { Backoff } from "./retry";
 
-export type { Connection, Invitation, Person, Phase, RoomState, Snapshot } from "./types";
+export type { Connection, Invitation, Person, Phase, RoomState, Snapshot, Typist } from "./types";
 
 const PAGE = 50;
 /** At most this many entries per room are replayed at start to count what arrived since the last visit. */
 const UNREAD_REPLAY = 200;
+/** Pages read when jumping to an older message (a reply's target). */
+const JUMP_PAGE = 200;
+/** How long a typing indicator lasts when the event gives no expiry. */
+const TYPING_MS = 6000;
 
 export class ChatStore {
   private rooms = new Map<string, RoomState>();
@@ -40,6 +48,7 @@ export class ChatStore {
   private visible = document.visibilityState !== "hidden";
   private restored = false;
   private presenceRefresh: ReturnType<typeof setTimeout> | null = null;
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private snapshot: Snapshot;
   private flush: ReturnType<typeof setTimeout> | null = null;
   private listeners = new Set<() => void>();
@@ -98,6 +107,7 @@ export class ChatStore {
     this.abort.abort();
     if (this.flush) clearTimeout(this.flush);
     if (this.presenceRefresh) clearTimeout(this.presenceRefresh);
+    if (this.typingTimer) clearTimeout(this.typingTimer);
   }
 
   /** Ends the wait before the next attempt to connect. */
@@ -207,6 +217,9 @@ export class ChatStore {
       unreadMore: seen < last - UNREAD_REPLAY,
       membership: 0,
       members: null,
+      quoted: new Map(),
+      asOf: new Map(),
+      typing: new Map(),
     });
   }
 
@@ -256,30 +269,58 @@ export class ChatStore {
       case "invitationEnded":
         this.forgetInvitation(event.value.roomId);
         break;
+      case "typing":
+        this.typingEvent(event.value);
+        break;
       default:
         return; // heartbeats change nothing
     }
     this.changed();
   }
 
-  private addEntry(m: Message, live: boolean) {
+  /**
+   * Keeps an entry (when the room's newest page is loaded) and applies an action to its target. `asOf` is
+   * the seq up to which a text message from a page is already current (see actions.ts); a live one is
+   * current as of its own seq.
+   */
+  private addEntry(m: Message, live: boolean, asOf?: number) {
     const state = this.rooms.get(m.roomId);
     if (!state) return;
     const seq = Number(m.seq);
     if (live && seq > state.latest) {
       state.latest = seq;
       state.room.lastSeq = BigInt(seq);
-      if (m.kind !== MessageKind.TEXT) state.membership += 1;
+      if (isMembership(m)) state.membership += 1;
+      // A message ends its sender's typing indicator.
+      if (m.kind === MessageKind.TEXT) this.stopTyping(state, m.senderId);
       // Someone new shares a room: their presence came before they did.
       if (m.kind === MessageKind.MEMBER_JOINED && m.senderId !== this.self.id) this.schedulePresenceRefresh();
       if (this.isReading(m.roomId)) this.markSeen(state);
       else if (seq > state.seen && m.senderId !== this.self.id && m.kind === MessageKind.TEXT) state.unread += 1;
     }
+    if (isAction(m)) this.applyToTarget(state, m);
     // Kept only when it continues what is loaded (older gaps are filled by paging).
     if (state.loaded) {
+      const current = asOf ?? seq;
+      // A copy of a message held already replaces it only if it is more current.
+      if (m.kind === MessageKind.TEXT && (state.asOf.get(seq) ?? -1) >= current && state.entries.has(seq)) return;
       state.entries.set(seq, m);
+      if (m.kind === MessageKind.TEXT) state.asOf.set(seq, current);
       state.version += 1;
     }
+  }
+
+  /** Applies an action to the message it targets, wherever this tab holds it and it is not newer already. */
+  private applyToTarget(state: RoomState, action: Message) {
+    const seq = Number(action.seq);
+    const target = Number(action.targetSeq);
+    if (seq <= (state.asOf.get(target) ?? Infinity)) return;
+    state.asOf.set(target, seq);
+    const held = state.entries.get(target);
+    if (held) state.entries.set(target, applyAction(held, action, this.self.id));
+    const quoted = state.quoted.get(target);
+    if (quoted) state.quoted.set(target, applyAction(quoted, action, this.self.id));
+    state.version += 1;
   }
 
   private isReading(roomId: string) {
@@ -315,40 +356,126 @@ export class ChatStore {
     const page = await messages.listMessages({ roomId: state.room.id, limit: PAGE });
     state.loaded = true;
     state.hasOlder = page.hasMore;
-    for (const m of page.messages) this.addEntry(m, false);
+    // The page's messages are current as of its newest entry; later actions apply on top.
+    const asOf = (p: Message[]) => (p.length ? Number(p[p.length - 1].seq) : state.latest);
+    const first = asOf(page.messages);
+    for (const m of page.messages) this.addEntry(m, false, first);
     // Entries the stream delivered while the page was on its way were not kept: read them.
     let newest = page.messages.length ? Number(page.messages[page.messages.length - 1].seq) : 0;
     while (newest < state.latest) {
       const next = await messages.listMessages({ roomId: state.room.id, afterSeq: BigInt(newest), limit: 200 });
-      for (const m of next.messages) this.addEntry(m, false);
+      const current = asOf(next.messages);
+      for (const m of next.messages) this.addEntry(m, false, current);
       if (!next.messages.length) break;
       newest = Number(next.messages[next.messages.length - 1].seq);
     }
     this.changed();
   }
 
-  private loadingOlder = new Set<string>();
+  private loadingOlder = new Map<string, Promise<boolean>>();
 
-  /** Loads the page before the oldest loaded entry; false when there is none (or one is on its way). */
-  async loadOlder(roomId: string): Promise<boolean> {
+  /**
+   * Loads the page before the oldest loaded entry (and more while a page holds only actions, which show
+   * nothing); false when there is none. While one is on its way, answers that one.
+   */
+  loadOlder(roomId: string, limit = PAGE): Promise<boolean> {
+    const pending = this.loadingOlder.get(roomId);
+    if (pending) return pending;
     const state = this.rooms.get(roomId);
-    if (!state || !state.loaded || !state.hasOlder || this.loadingOlder.has(roomId)) return false;
-    const oldest = Math.min(...state.entries.keys());
-    if (!Number.isFinite(oldest) || oldest <= 1) {
-      state.hasOlder = false;
-      this.changed();
-      return false;
-    }
-    this.loadingOlder.add(roomId);
-    try {
-      const page = await messages.listMessages({ roomId, beforeSeq: BigInt(oldest), limit: PAGE });
-      for (const m of page.messages) state.entries.set(Number(m.seq), m);
+    if (!state || !state.loaded || !state.hasOlder) return Promise.resolve(false);
+    const load = this.readOlder(state, limit).finally(() => this.loadingOlder.delete(roomId));
+    this.loadingOlder.set(roomId, load);
+    return load;
+  }
+
+  private async readOlder(state: RoomState, limit: number): Promise<boolean> {
+    for (;;) {
+      const oldest = Math.min(...state.entries.keys());
+      if (!Number.isFinite(oldest) || oldest <= 1) {
+        state.hasOlder = false;
+        this.changed();
+        return false;
+      }
+      const page = await messages.listMessages({ roomId: state.room.id, beforeSeq: BigInt(oldest), limit });
+      // Older messages come in their current state: every action this tab has seen is in them already.
+      for (const m of page.messages) this.addEntry(m, false, state.latest);
       state.hasOlder = page.hasMore;
-      state.version += 1;
       this.changed();
-      return page.messages.length > 0;
+      if (!page.hasMore || page.messages.some((m) => !isAction(m))) return page.messages.length > 0;
+    }
+  }
+
+  /** Loads older pages until the entry `seq` is loaded; false when it cannot be. */
+  async loadBack(roomId: string, seq: number): Promise<boolean> {
+    for (;;) {
+      const state = this.rooms.get(roomId);
+      if (!state || !state.loaded) return false;
+      if (state.entries.has(seq)) return true;
+      if (!state.hasOlder || !(await this.loadOlder(roomId, JUMP_PAGE))) return state.entries.has(seq);
+    }
+  }
+
+  private quoting = new Set<string>();
+
+  /**
+   * Reads a message that is not loaded (a reply's target) with GetMessage, once, into the room's `quoted`;
+   * null there when it cannot be read.
+   */
+  async fetchQuoted(roomId: string, seq: number) {
+    const state = this.rooms.get(roomId);
+    const key = `${roomId}/${seq}`;
+    if (!state || state.entries.has(seq) || state.quoted.has(seq) || this.quoting.has(key)) return;
+    this.quoting.add(key);
+    try {
+      const { message } = await messages.getMessage({ roomId, seq: BigInt(seq) });
+      if (!state.asOf.has(seq)) state.asOf.set(seq, state.latest);
+      state.quoted.set(seq, message ?? null);
+    } catch (e) {
+      console.warn("quoted message:", describeError(e));
+      state.quoted.set(seq, null);
     } finally {
-      this.loadingOlder.delete(roomId);
+      this.quoting.delete(key);
+    }
+    state.version += 1;
+    this.changed();
+  }
+
+  private typingEvent(t: Typing) {
+    const state = this.rooms.get(t.roomId);
+    if (!state || t.userId === this.self.id) return;
+    if (!t.typing) {
+      this.stopTyping(state, t.userId);
+      return;
+    }
+    const expiresAt = t.expiresAt ? timestampMs(t.expiresAt) : Date.now() + TYPING_MS;
+    state.typing = new Map(state.typing).set(t.userId, { userId: t.userId, username: t.username, expiresAt });
+    this.scheduleTypingExpiry();
+  }
+
+  private stopTyping(state: RoomState, userId: string) {
+    if (!state.typing.has(userId)) return;
+    const typing = new Map(state.typing);
+    typing.delete(userId);
+    state.typing = typing;
+  }
+
+  /** Removes indicators at their expiry (by this browser's clock). */
+  private scheduleTypingExpiry() {
+    if (this.typingTimer) clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+    const now = Date.now();
+    let next = Infinity;
+    for (const state of this.rooms.values()) {
+      for (const t of state.typing.values()) {
+        if (t.expiresAt <= now) this.stopTyping(state, t.userId);
+        else next = Math.min(next, t.expiresAt);
+      }
+    }
+    if (Number.isFinite(next)) {
+      this.typingTimer = setTimeout(() => {
+        this.scheduleTypingExpiry();
+        this.changed();
+      }, next - now + 20);
     }
   }
 

@@ -29,6 +29,19 @@ export interface RoomState {
   membership: number;
   /** The member list, once loaded. */
   members: Member[] | null;
+  /** Messages read with GetMessage because a loaded reply names them (null: could not be read), by seq. */
+  quoted: Map<number, Message | null>;
+  /** For each text message held: the seq up to which its state is current (see actions.ts). */
+  asOf: Map<number, number>;
+  /** Co-members typing now, by user id (a new map on every change). */
+  typing: ReadonlyMap<string, Typist>;
+}
+
+export interface Typist {
+  userId: string;
+  username: string;
+  /** When to stop showing it (ms since the epoch, this browser's clock). */
+  expiresAt: number;
 }
 
 export interface Invitation {

@@ -3,7 +3,9 @@
 //! (RTL, Markdown, links), unread state across reloads, a 300-message room on desktop and phone sizes, the
 //! members panel, away status, an unreachable API at page load and a server restart, with axe-core audits;
 //! once against parleyd's in-process grpc-web (plain HTTP), and once over HTTPS through a real Envoy
-//! configured by `deploy/envoy-tls.yaml`, which terminates TLS. Screenshots land in `web/e2e/screenshots/`.
+//! configured by `deploy/envoy-tls.yaml`, which terminates TLS. `web/e2e/timeline.test.mjs` drives two users
+//! through replies, edits, deletions, reactions, mentions and typing indicators, against the built-in
+//! grpc-web. Screenshots land in `web/e2e/screenshots/`.
 //!
 //! The HTTPS run uses certificates the test makes (`testkit::TestCerts`). Chromium is not told to ignore
 //! certificate errors: it is given the server certificate's public key hash
@@ -63,12 +65,16 @@ fn ready(extra: &[(&str, bool)]) -> bool {
     false
 }
 
+/// The main scenario.
+const CHAT: &str = "e2e/chat.test.mjs";
+
 /// The line the browser script prints to have the server restarted.
 const RESTART: &str = "PARLEY-E2E restart";
 
-/// Runs the browser scenario against `url`, naming its screenshots with `label`, and restarts `server`
-/// (on `t`'s database, at the same address) when the script asks. `envs` go to the script.
+/// Runs a browser scenario (`script`, under `web/`) against `url`, naming its screenshots with `label`, and
+/// restarts `server` (on `t`'s database, at the same address) when the script asks. `envs` go to the script.
 async fn run_browser(
+    script: &str,
     url: &str,
     label: &str,
     t: &TestDb,
@@ -77,7 +83,7 @@ async fn run_browser(
 ) -> anyhow::Result<()> {
     let web = repo().join("web");
     let mut child = tokio::process::Command::new("node")
-        .arg("e2e/chat.test.mjs")
+        .arg(script)
         .envs(envs.iter().copied())
         .current_dir(&web)
         .env("PARLEY_E2E_URL", url)
@@ -146,7 +152,19 @@ async fn two_browsers_chat_through_the_built_in_grpc_web() -> anyhow::Result<()>
     let t = TestDb::sqlite().await;
     let mut server = Some(TestServer::start_with(&t, configure).await?);
     let url = server.as_ref().context("server")?.url.clone();
-    run_browser(&url, "direct-", &t, &mut server, &[]).await?;
+    run_browser(CHAT, &url, "direct-", &t, &mut server, &[]).await?;
+    server.context("server")?.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_reply_edit_delete_react_mention_and_see_typing() -> anyhow::Result<()> {
+    if !ready(&[]) {
+        return Ok(());
+    }
+    let t = TestDb::sqlite().await;
+    let mut server = Some(TestServer::start_with(&t, configure).await?);
+    let url = server.as_ref().context("server")?.url.clone();
+    run_browser("e2e/timeline.test.mjs", &url, "direct-", &t, &mut server, &[]).await?;
     server.context("server")?.stop().await
 }
 
@@ -203,7 +221,7 @@ async fn two_browsers_chat_through_envoy() -> anyhow::Result<()> {
     }
     let ca = certs.file("ca.pem").display().to_string();
     let envs = [("NODE_EXTRA_CA_CERTS", ca.as_str()), ("PARLEY_E2E_CERT_SPKI", certs.server.spki_sha256.as_str())];
-    let result = run_browser(&url, "envoy-", &t, &mut server, &envs).await;
+    let result = run_browser(CHAT, &url, "envoy-", &t, &mut server, &envs).await;
     proxy.kill().await?;
     result.with_context(|| std::fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default())?;
     server.context("server")?.stop().await
