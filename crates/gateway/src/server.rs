@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use api::v1::auth_service_server::AuthServiceServer;
-use api::v1::message_service_server::MessageServiceServer;
 use api::v1::presence_service_server::PresenceServiceServer;
 use api::v1::room_service_server::RoomServiceServer;
 use http::header::HeaderName;
@@ -20,6 +19,7 @@ use crate::services::auth::AuthApi;
 use crate::services::messages::MessagesApi;
 use crate::services::presence::PresenceApi;
 use crate::services::rooms::RoomsApi;
+use crate::services::subscribe::MessageRoutes;
 use crate::web::WebLayer;
 
 /// How long a new connection may take to complete its TLS handshake. Without a limit, a client that opens
@@ -90,8 +90,7 @@ pub async fn serve(
     let rooms = RoomServiceServer::new(RoomsApi { rooms: app.rooms.clone(), presence: app.presence.clone() })
         .max_decoding_message_size(max);
     let messages =
-        MessageServiceServer::new(MessagesApi { messaging: app.messaging.clone(), presence: app.presence.clone() })
-            .max_decoding_message_size(max);
+        MessageRoutes::new(MessagesApi { messaging: app.messaging.clone(), presence: app.presence.clone() }, max);
     let presence =
         PresenceServiceServer::new(PresenceApi { presence: app.presence.clone() }).max_decoding_message_size(max);
 

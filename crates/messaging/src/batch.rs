@@ -257,6 +257,7 @@ fn entry(room: RoomId, seq: i64, draft: &Draft, names: &HashMap<UserId, &TailMem
         message: MessageState { reply_to_seq: draft.reply_to_seq, ..MessageState::default() },
         target_seq: None,
         reaction: None,
+        wire: types::WireCache::default(),
     }
 }
 

@@ -10,6 +10,7 @@ mod model;
 pub mod page;
 pub mod text;
 mod time;
+mod wire;
 
 pub use error::{DomainError, ErrorCode, FieldViolation, Reason, Violations};
 pub use id::{EntryId, IdError, RoomId, SessionId, UserId};
@@ -19,3 +20,4 @@ pub use model::{
 };
 pub use page::{PageSize, TimelinePage};
 pub use time::Millis;
+pub use wire::WireCache;

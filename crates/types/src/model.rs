@@ -1,7 +1,7 @@
 //! Plain value types that cross crate boundaries. They carry data only; the rules about them live in the
 //! domain crates.
 
-use crate::{EntryId, Millis, RoomId, UserId};
+use crate::{EntryId, Millis, RoomId, UserId, WireCache};
 
 /// A user as anyone who may see them sees them (no email: that is only for the user themself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +187,8 @@ pub struct Entry {
     /// stored (`mine` unset). Setting the target's count to it applies the entry, so replaying entries over
     /// a state that already includes them is harmless.
     pub reaction: Option<Reaction>,
+    /// How the gateway sends this entry, once encoded (see [`WireCache`]).
+    pub wire: WireCache,
 }
 
 /// A member typing in a room, or having stopped: ephemeral, never stored.

@@ -20,20 +20,48 @@ pub(crate) struct MessagesApi {
     pub(crate) presence: Presence,
 }
 
-/// A subscription as a gRPC response stream. Holds the subscriber's presence connection, so the user is
-/// online exactly as long as the stream is open.
+/// A subscription as a gRPC response stream, before encoding. Holds the subscriber's presence
+/// connection, so the user is online exactly as long as the stream is open.
 pub(crate) struct EventStream {
     subscription: Subscription,
     _online: Connection,
 }
 
 impl Stream for EventStream {
+    type Item = Result<messaging::StreamEvent, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.subscription).poll_next(cx).map(|item| item.map(|event| event.map_err(|e| status(&e))))
+    }
+}
+
+/// The generated server's stream type: each event converted for its stream alone. Served only where the
+/// generated `MessageServiceServer` is mounted by itself; parleyd routes Subscribe to
+/// [`super::subscribe`], which encodes each entry once for all streams.
+pub(crate) struct ConvertedStream(EventStream);
+
+impl Stream for ConvertedStream {
     type Item = Result<SubscribeResponse, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.subscription)
-            .poll_next(cx)
-            .map(|item| item.map(|event| event.map(convert::stream_event).map_err(|e| status(&e))))
+        Pin::new(&mut self.0).poll_next(cx).map(|item| item.map(|event| event.map(convert::stream_event)))
+    }
+}
+
+impl MessagesApi {
+    /// Opens the caller's subscription (the work of Subscribe before anything is sent).
+    pub(crate) async fn open(&self, request: Request<SubscribeRequest>) -> Result<EventStream, Status> {
+        let who = caller(&request)?;
+        let request = request.into_inner();
+        let cursors = request
+            .rooms
+            .iter()
+            .map(|c| Ok((room_id("rooms.room_id", &c.room_id)?, c.after_seq)))
+            .collect::<Result<Vec<_>, Status>>()?;
+        let subscription =
+            self.messaging.subscribe(who, cursors, request.follow_joins).await.map_err(|e| status(&e))?;
+        let online = self.presence.connect(who.user_id);
+        Ok(EventStream { subscription, _online: online })
     }
 }
 
@@ -125,19 +153,9 @@ impl MessageService for MessagesApi {
         Ok(Response::new(ListMessagesResponse { messages: entries.iter().map(convert::message).collect(), has_more }))
     }
 
-    type SubscribeStream = EventStream;
+    type SubscribeStream = ConvertedStream;
 
     async fn subscribe(&self, request: Request<SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
-        let who = caller(&request)?;
-        let request = request.into_inner();
-        let cursors = request
-            .rooms
-            .iter()
-            .map(|c| Ok((room_id("rooms.room_id", &c.room_id)?, c.after_seq)))
-            .collect::<Result<Vec<_>, Status>>()?;
-        let subscription =
-            self.messaging.subscribe(who, cursors, request.follow_joins).await.map_err(|e| status(&e))?;
-        let online = self.presence.connect(who.user_id);
-        Ok(Response::new(EventStream { subscription, _online: online }))
+        Ok(Response::new(ConvertedStream(self.open(request).await?)))
     }
 }

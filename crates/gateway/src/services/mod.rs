@@ -5,3 +5,4 @@ pub(crate) mod auth;
 pub(crate) mod messages;
 pub(crate) mod presence;
 pub(crate) mod rooms;
+pub(crate) mod subscribe;

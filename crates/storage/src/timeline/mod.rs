@@ -140,6 +140,7 @@ impl EntryRow {
             },
             target_seq: self.target_seq,
             reaction: self.emoji.map(|emoji| Reaction { emoji, count: self.emoji_count.unwrap_or(0), mine: false }),
+            wire: types::WireCache::default(),
         })
     }
 }
@@ -304,6 +305,7 @@ impl Tx<'_> {
                     message: MessageState::default(),
                     target_seq: None,
                     reaction: None,
+                    wire: types::WireCache::default(),
                 }
             })
             .collect();

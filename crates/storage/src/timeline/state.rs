@@ -211,6 +211,7 @@ impl Tx<'_> {
             message: MessageState { mentions: action.mentions.clone(), ..MessageState::default() },
             target_seq: Some(action.target_seq),
             reaction: action.reaction.clone(),
+            wire: types::WireCache::default(),
         };
         self.insert_entry_rows(vec![NewEntryRow::of(&entry)]).await?;
         let named: Vec<MentionRow> =

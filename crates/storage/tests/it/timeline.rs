@@ -24,6 +24,7 @@ fn text(room: RoomId, seq: i64, sender: UserId, body: &str, id: &str) -> Entry {
         message: types::MessageState::default(),
         target_seq: None,
         reaction: None,
+        wire: types::WireCache::default(),
     }
 }
 
