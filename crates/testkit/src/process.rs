@@ -50,16 +50,18 @@ impl Daemon {
         std::thread::spawn(move || {
             let mut found = Some(found);
             for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening") {
-                    let addr = serde_json::from_str::<serde_json::Value>(&line)
-                        .ok()
-                        .filter(|v| v["message"].as_str().is_some_and(|m| m.ends_with("listening")))
-                        .and_then(|v| v["address"].as_str().and_then(|a| a.parse::<SocketAddr>().ok()));
-                    if let (Some(found), Some(addr)) = (found.take(), addr) {
-                        let _ = found.send(addr);
-                    }
-                }
+                let addr = line
+                    .contains("listening")
+                    .then(|| serde_json::from_str::<serde_json::Value>(&line).ok())
+                    .flatten()
+                    .filter(|v| v["message"].as_str().is_some_and(|m| m.ends_with("listening")))
+                    .and_then(|v| v["address"].as_str().and_then(|a| a.parse::<SocketAddr>().ok()));
+                // Kept before the address is announced, so that a test reading the log once the daemon is
+                // up finds the listening line in it.
                 kept.lock().map(|mut l| l.push(line)).ok();
+                if let (Some(found), Some(addr)) = (found.take_if(|_| addr.is_some()), addr) {
+                    let _ = found.send(addr);
+                }
             }
         });
         match tokio::time::timeout(Duration::from_secs(30), listening).await {
@@ -136,6 +138,21 @@ impl Daemon {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
         Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+    }
+
+    /// CPU time the process has used so far (user + system), in seconds, from `/proc/PID/stat`.
+    ///
+    /// # Errors
+    /// When `/proc` cannot be read (not Linux, or the process is gone).
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which may hold spaces), from the third: utime and stime are the
+        // 14th and 15th, in clock ticks of USER_HZ, which is 100 on Linux whatever the kernel's HZ.
+        let after_name = stat.rsplit_once(')').context("no command name")?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11).context("no utime")?.parse::<u64>()? + fields.get(12).context("no stime")?.parse::<u64>()?;
+        Ok(ticks as f64 / 100.0)
     }
 
     /// What the process wrote on stderr so far.
