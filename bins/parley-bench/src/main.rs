@@ -96,6 +96,7 @@ enum Command {
 enum Scenario {
     Latency,
     Fanout,
+    Spread,
     Throughput,
     Memory,
     Connections,
@@ -151,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let all = [
         Scenario::Latency,
         Scenario::Fanout,
+        Scenario::Spread,
         Scenario::Throughput,
         Scenario::Memory,
         Scenario::Connections,
@@ -165,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let result = match scenario {
             Scenario::Latency => scenarios::latency(&env).await,
             Scenario::Fanout => scenarios::fanout(&env).await,
+            Scenario::Spread => scenarios::spread(&env).await,
             Scenario::Throughput => scenarios::throughput(&env).await,
             Scenario::Memory => scenarios::memory(&env).await,
             Scenario::Connections => scenarios::connections(&env).await,

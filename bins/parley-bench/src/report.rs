@@ -70,6 +70,12 @@ impl Row {
         self.targets.push(Target { text: format!("≥ {:.0}% of ref", bound * 100.0), met });
         self
     }
+
+    pub fn ratio_at_most(mut self, bound: f64) -> Self {
+        let met = self.ratio.is_some_and(|r| r <= bound);
+        self.targets.push(Target { text: format!("≤ {bound:.2}× ref"), met });
+        self
+    }
 }
 
 fn fmt(x: f64) -> String {

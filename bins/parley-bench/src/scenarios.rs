@@ -28,6 +28,8 @@ pub struct Sizes {
     pub latency_rate: f64,
     pub fanout_subscribers: usize,
     pub fanout_rate: f64,
+    pub spread_subscribers: usize,
+    pub spread_rate: f64,
     pub senders: usize,
     pub idle_streams: usize,
     pub connection_users: usize,
@@ -46,6 +48,8 @@ impl Sizes {
             latency_rate: 200.0,
             fanout_subscribers: 1000,
             fanout_rate: 250.0,
+            spread_subscribers: 1000,
+            spread_rate: 50.0,
             senders: 64,
             idle_streams: 10_000,
             connection_users: 1000,
@@ -65,6 +69,8 @@ impl Sizes {
             latency_rate: 50.0,
             fanout_subscribers: 50,
             fanout_rate: 50.0,
+            spread_subscribers: 30,
+            spread_rate: 20.0,
             senders: 8,
             idle_streams: 300,
             connection_users: 30,
@@ -171,12 +177,12 @@ pub async fn latency(env: &Env) -> anyhow::Result<Vec<Row>> {
     let (subs, rate) = (s.latency_subscribers, s.latency_rate);
     let connections = subs.div_ceil(100);
     let reference = env.reference_server().await?;
-    let bare =
-        load::broadcast(&reference_room(&reference.url), subs, connections, rate, s.duration, s.message_size).await?;
+    let bare_cpu = measured(&reference, &reference_room(&reference.url), subs, connections, rate, s).await?;
     drop(reference);
     let server = env.parleyd(Backend::Mysql).await?;
     let target = room(&server.daemon.url, subs.min(20)).await?;
-    let got = load::broadcast(&target, subs, connections, rate, s.duration, s.message_size).await?;
+    let got_cpu = measured(&server.daemon, &target, subs, connections, rate, s).await?;
+    let (got, bare) = (&got_cpu.run, &bare_cpu.run);
     let name = format!("{subs} subscribers, {rate} msg/s, MySQL");
     eprintln!(
         "latency: {name}: parley sent {} delivered {}, reference delivered {}",
@@ -191,6 +197,8 @@ pub async fn latency(env: &Env) -> anyhow::Result<Vec<Row>> {
             .at_most(15.0),
         Row::new(scenario, "send→deliver p99.9", "ms", got.percentile_ms(0.999), Better::Lower)
             .reference(bare.percentile_ms(0.999)),
+        Row::new(scenario, "server CPU-s per 100k deliveries", "s", got_cpu.cpu_per_100k(), Better::Lower)
+            .reference(bare_cpu.cpu_per_100k()),
         Row::new(
             scenario,
             "deliveries lost",
@@ -209,12 +217,12 @@ pub async fn fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
     let (subs, rate) = (s.fanout_subscribers, s.fanout_rate);
     let connections = subs.div_ceil(100);
     let reference = env.reference_server().await?;
-    let bare =
-        load::broadcast(&reference_room(&reference.url), subs, connections, rate, s.duration, s.message_size).await?;
+    let bare_cpu = measured(&reference, &reference_room(&reference.url), subs, connections, rate, s).await?;
     drop(reference);
     let server = env.parleyd(Backend::Mysql).await?;
     let target = room(&server.daemon.url, subs.min(50)).await?;
-    let got = load::broadcast(&target, subs, connections, rate, s.duration, s.message_size).await?;
+    let got_cpu = measured(&server.daemon, &target, subs, connections, rate, s).await?;
+    let (got, bare) = (&got_cpu.run, &bare_cpu.run);
     eprintln!(
         "fanout: parley sent {} delivered {} in {:?}; reference sent {} delivered {} in {:?}",
         got.sent, got.delivered, got.elapsed, bare.sent, bare.delivered, bare.elapsed
@@ -231,6 +239,8 @@ pub async fn fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
         .reference(bare.deliveries_per_second())
         .at_least(200_000.0)
         .ratio_at_least(0.5),
+        Row::new(scenario, "server CPU-s per 100k deliveries", "s", got_cpu.cpu_per_100k(), Better::Lower)
+            .reference(bare_cpu.cpu_per_100k()),
         Row::new(
             scenario,
             "deliveries lost",
@@ -239,6 +249,69 @@ pub async fn fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
             Better::Lower,
         )
         .reference((bare.sent * subs as u64).saturating_sub(bare.delivered) as f64)
+        .at_most(0.0),
+    ])
+}
+
+/// A broadcast run with the server's CPU time over it.
+struct Measured {
+    run: load::Broadcast,
+    cpu_seconds: f64,
+}
+
+impl Measured {
+    /// Server CPU seconds per 100,000 deliveries.
+    fn cpu_per_100k(&self) -> f64 {
+        self.cpu_seconds / (self.run.delivered.max(1) as f64) * 100_000.0
+    }
+}
+
+async fn measured(
+    server: &Daemon,
+    room: &Room,
+    subs: usize,
+    connections: usize,
+    rate: f64,
+    s: &Sizes,
+) -> anyhow::Result<Measured> {
+    let before = server.cpu_seconds()?;
+    let run = load::broadcast(room, subs, connections, rate, s.duration, s.message_size).await?;
+    Ok(Measured { cpu_seconds: server.cpu_seconds()? - before, run })
+}
+
+/// 2b. Fan-out as browsers and phones connect: one connection per subscriber, with the server's CPU per
+/// delivery. (CPU includes opening the streams, for both servers alike.)
+pub async fn spread(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let (subs, rate) = (s.spread_subscribers, s.spread_rate);
+    let reference = env.reference_server().await?;
+    let bare = measured(&reference, &reference_room(&reference.url), subs, subs, rate, s).await?;
+    drop(reference);
+    let server = env.parleyd(Backend::Mysql).await?;
+    let target = room(&server.daemon.url, subs.min(50)).await?;
+    let got = measured(&server.daemon, &target, subs, subs, rate, s).await?;
+    eprintln!(
+        "spread: parley delivered {} using {:.2} CPU-s; reference delivered {} using {:.2} CPU-s",
+        got.run.delivered, got.cpu_seconds, bare.run.delivered, bare.cpu_seconds
+    );
+    let scenario = "2b spread fan-out";
+    let name = format!("{subs} connections × 1 stream, {rate} msg/s");
+    Ok(vec![
+        Row::new(scenario, &format!("send→deliver p50, {name}"), "ms", got.run.percentile_ms(0.5), Better::Lower)
+            .reference(bare.run.percentile_ms(0.5))
+            .ratio_at_most(1.5),
+        Row::new(scenario, "send→deliver p99", "ms", got.run.percentile_ms(0.99), Better::Lower)
+            .reference(bare.run.percentile_ms(0.99)),
+        Row::new(scenario, "server CPU-s per 100k deliveries", "s", got.cpu_per_100k(), Better::Lower)
+            .reference(bare.cpu_per_100k()),
+        Row::new(
+            scenario,
+            "deliveries lost",
+            "count",
+            (got.run.sent * subs as u64).saturating_sub(got.run.delivered) as f64,
+            Better::Lower,
+        )
+        .reference((bare.run.sent * subs as u64).saturating_sub(bare.run.delivered) as f64)
         .at_most(0.0),
     ])
 }
