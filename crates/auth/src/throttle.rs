@@ -1,4 +1,5 @@
-//! Login throttling: sliding windows of failed attempts, kept in memory (per node).
+//! Login throttling: sliding windows of failed attempts, kept in memory. In a cluster, each node also counts
+//! the failures the others count ([`Throttle::count`]), so the windows hold across nodes.
 //!
 //! Three windows apply to every attempt:
 //! - per account *and* source address (the tight one, 10 a minute by default): stops one attacker guessing
@@ -155,6 +156,21 @@ impl Throttle {
         Ok(Reservation { account: account.to_owned(), address, at: now })
     }
 
+    /// Counts a failure of `account` from `address` that another node counted (whether or not a window is
+    /// full here: it happened).
+    pub(crate) fn count(&mut self, account: &str, address: Option<IpAddr>, now: Instant) {
+        let address = address_key(address);
+        self.account_address.fail(format!("{account}\n{address}"), now);
+        self.address.fail(address, now);
+        self.account.fail(account.to_owned(), now);
+    }
+
+    /// A login on `account` from `address` succeeded elsewhere: that pair's failures are forgotten, as
+    /// after a success here.
+    pub(crate) fn forget(&mut self, account: &str, address: Option<IpAddr>) {
+        self.account_address.forget(&format!("{account}\n{}", address_key(address)));
+    }
+
     /// The attempt did not fail after all (it succeeded, or its password was never checked): its count is
     /// taken back; after a success, the account's failures from that address are forgotten too.
     pub(crate) fn release(&mut self, r: Reservation, succeeded: bool) {
@@ -223,6 +239,18 @@ mod tests {
         let mut reserved = attempts.into_iter().flatten();
         t.release(reserved.next().expect("one"), true);
         assert!(t.reserve("alice", A, now).is_ok());
+    }
+
+    #[test]
+    fn failures_counted_on_other_nodes_fill_the_same_windows() {
+        let mut t = Throttle::new(config());
+        let now = Instant::now();
+        t.count("alice", A, now);
+        t.count("alice", A, now);
+        fail(&mut t, "alice", A, now);
+        assert!(t.reserve("alice", A, now).is_err(), "two failures elsewhere and one here fill the window");
+        t.forget("alice", A);
+        assert!(t.reserve("alice", A, now).is_ok(), "a success elsewhere forgets the pair's failures");
     }
 
     #[test]
