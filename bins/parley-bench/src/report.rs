@@ -64,6 +64,13 @@ impl Row {
         self
     }
 
+    /// A relative target on the ratio to the reference, for figures where lower is better.
+    pub fn ratio_at_most(mut self, bound: f64) -> Self {
+        let met = self.ratio.is_some_and(|r| r <= bound);
+        self.targets.push(Target { text: format!("≤ {bound}× ref"), met });
+        self
+    }
+
     /// A relative target on the ratio to the reference.
     pub fn ratio_at_least(mut self, bound: f64) -> Self {
         let met = self.ratio.is_some_and(|r| r >= bound);
