@@ -66,7 +66,7 @@ async fn health(url: &str, service: &str) -> anyhow::Result<ServingStatus> {
 }
 
 /// Waits until the node's link to the cluster reports `status`.
-async fn link_becomes(url: &str, status: ServingStatus) -> anyhow::Result<()> {
+pub(crate) async fn link_becomes(url: &str, status: ServingStatus) -> anyhow::Result<()> {
     eventually(Duration::from_secs(10), || async { Ok(health(url, LINK).await.ok() == Some(status)) })
         .await
         .with_context(|| format!("the cluster link of {url} did not become {status:?}"))

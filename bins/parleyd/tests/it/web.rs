@@ -75,9 +75,21 @@ async fn run_browser(
     server: &mut Option<TestServer>,
     envs: &[(&str, &str)],
 ) -> anyhow::Result<()> {
+    run_script("e2e/chat.test.mjs", url, label, t, server, envs).await
+}
+
+/// Runs the browser script `script` (in `web/`) as [`run_browser`] describes.
+async fn run_script(
+    script: &str,
+    url: &str,
+    label: &str,
+    t: &TestDb,
+    server: &mut Option<TestServer>,
+    envs: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let web = repo().join("web");
     let mut child = tokio::process::Command::new("node")
-        .arg("e2e/chat.test.mjs")
+        .arg(script)
         .envs(envs.iter().copied())
         .current_dir(&web)
         .env("PARLEY_E2E_URL", url)
@@ -148,6 +160,39 @@ async fn two_browsers_chat_through_the_built_in_grpc_web() -> anyhow::Result<()>
     let url = server.as_ref().context("server")?.url.clone();
     run_browser(&url, "direct-", &t, &mut server, &[]).await?;
     server.context("server")?.stop().await
+}
+
+/// Two browser users on two nodes of a cluster over a private nats-server (`web/e2e/cluster.test.mjs`):
+/// invitations, joins, messages and presence cross between them in real time (the tail check is a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_on_different_nodes_chat_in_real_time() -> anyhow::Result<()> {
+    if !ready(&[]) || !testkit::Nats::available() {
+        return Ok(());
+    }
+    let t = match TestDb::mysql().await {
+        Some(t) => t,
+        None => TestDb::sqlite().await,
+    };
+    let nats = testkit::Nats::start().await?;
+    let clustered = |c: &mut gateway::Config| {
+        configure(c);
+        c.messaging.reconcile_interval = Duration::from_secs(60);
+        c.cluster = Some(gateway::ClusterConfig {
+            heartbeat: Duration::from_millis(200),
+            node_timeout: Duration::from_secs(1),
+            ..gateway::ClusterConfig::new(nats.url())
+        });
+    };
+    let a = TestServer::start_with(&t, clustered).await?;
+    let b = TestServer::start_with(&t, clustered).await?;
+    for node in [&a, &b] {
+        crate::cluster::link_becomes(&node.url, tonic_health::pb::health_check_response::ServingStatus::Serving)
+            .await?;
+    }
+    let (url, mut none) = (a.url.clone(), None);
+    run_script("e2e/cluster.test.mjs", &url, "", &t, &mut none, &[("PARLEY_E2E_URL_B", &b.url)]).await?;
+    b.stop().await?;
+    a.stop().await
 }
 
 /// `envoy` from PATH.
