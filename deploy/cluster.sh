@@ -44,7 +44,8 @@ stop() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'exit 0' INT TERM
 
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
 "$nats" -a 127.0.0.1 -p "$nats_port" >"$dir/nats.log" 2>&1 &
