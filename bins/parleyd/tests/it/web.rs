@@ -4,6 +4,8 @@
 //! members panel, away status, an unreachable API at page load and a server restart, with axe-core audits;
 //! once against parleyd's in-process grpc-web (plain HTTP), and once over HTTPS through a real Envoy
 //! configured by `deploy/envoy-tls.yaml`, which terminates TLS. Screenshots land in `web/e2e/screenshots/`.
+//! A shorter script, `web/e2e/cluster.test.mjs`, has two users on two nodes of a cluster (a private
+//! nats-server) chat in real time.
 //!
 //! The HTTPS run uses certificates the test makes (`testkit::TestCerts`). Chromium is not told to ignore
 //! certificate errors: it is given the server certificate's public key hash
