@@ -334,7 +334,7 @@ impl Auth {
 
     /// A login on `account` from `address` succeeded on another node.
     pub fn login_succeeded_elsewhere(&self, account: &str, address: Option<IpAddr>) {
-        self.lock_throttle().forget(account, address);
+        self.lock_throttle().succeeded(account, address);
     }
 
     /// Another node revoked sessions of `user` (one, or all of them): this node refuses them at once too,

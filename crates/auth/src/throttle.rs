@@ -83,6 +83,13 @@ impl Window {
         self.failures.remove(key);
     }
 
+    /// Takes back the newest failure of `key`.
+    fn take_back_newest(&mut self, key: &str) {
+        if let Some(times) = self.failures.get_mut(key) {
+            times.pop_back();
+        }
+    }
+
     /// Takes back one failure of `key` counted at `at`.
     fn take_back(&mut self, key: &str, at: Instant) {
         if let Some(times) = self.failures.get_mut(key)
@@ -165,10 +172,15 @@ impl Throttle {
         self.account.fail(account.to_owned(), now);
     }
 
-    /// A login on `account` from `address` succeeded elsewhere: that pair's failures are forgotten, as
-    /// after a success here.
-    pub(crate) fn forget(&mut self, account: &str, address: Option<IpAddr>) {
-        self.account_address.forget(&format!("{account}\n{}", address_key(address)));
+    /// A login on `account` from `address` succeeded elsewhere, as after a success here: that pair's
+    /// failures are forgotten, and the attempt, which was counted when it began, is taken back from the
+    /// address's and the account's windows (the newest failure of each: the other node's clock is not this
+    /// one's, and which one goes makes no difference after the window).
+    pub(crate) fn succeeded(&mut self, account: &str, address: Option<IpAddr>) {
+        let address = address_key(address);
+        self.account_address.forget(&format!("{account}\n{address}"));
+        self.address.take_back_newest(&address);
+        self.account.take_back_newest(account);
     }
 
     /// The attempt did not fail after all (it succeeded, or its password was never checked): its count is
@@ -249,8 +261,21 @@ mod tests {
         t.count("alice", A, now);
         fail(&mut t, "alice", A, now);
         assert!(t.reserve("alice", A, now).is_err(), "two failures elsewhere and one here fill the window");
-        t.forget("alice", A);
+        t.succeeded("alice", A);
         assert!(t.reserve("alice", A, now).is_ok(), "a success elsewhere forgets the pair's failures");
+    }
+
+    #[test]
+    fn successes_elsewhere_never_add_up_to_throttling_an_address() {
+        let mut t = Throttle::new(config());
+        let now = Instant::now();
+        // Many people behind one address sign in successfully on another node: each attempt is counted
+        // when it begins and taken back when it succeeds.
+        for name in ["a", "b", "c", "d", "e", "f", "g"] {
+            t.count(name, A, now);
+            t.succeeded(name, A);
+        }
+        assert!(t.reserve("h", A, now).is_ok(), "the address is not throttled by successes");
     }
 
     #[test]
