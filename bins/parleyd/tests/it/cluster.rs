@@ -373,6 +373,23 @@ db_test!(async fn the_users_of_a_killed_node_go_offline_everywhere(t) {
     Ok(())
 });
 
+db_test!(async fn a_node_says_in_its_log_and_health_that_nats_went_and_serves_on(t) {
+    let Some((mut cluster, mut a, b)) = Processes::start(t).await? else { return Ok(()) };
+    let alice = a.register("alice").await?;
+    let room = alice.create_room("r", Visibility::Public).await?.id;
+    cluster.nats.kill();
+    link_becomes(&a.url, ServingStatus::NotServing).await?;
+    assert_eq!(health(&a.url, "").await?, ServingStatus::Serving);
+    alice.send(&room, "while NATS is away").await?;
+    let alice_b = on(&b.url, &alice).await?;
+    assert_eq!(alice_b.timeline(&room).await?.last().map(|m| m.body.clone()).as_deref(), Some("while NATS is away"));
+    cluster.nats.restart().await?;
+    link_becomes(&a.url, ServingStatus::Serving).await?;
+    assert!(a.exited()?.is_none(), "parleyd kept running");
+    assert!(a.log().contains("lost the connection to NATS"), "the log says what happened:\n{}", a.log());
+    Ok(())
+});
+
 db_test!(async fn a_subscriber_whose_node_is_killed_resumes_on_another_and_gets_everything_once(t) {
     let Some((mut cluster, a, b)) = Processes::start(t).await? else { return Ok(()) };
     let alice = a.register("alice").await?;
