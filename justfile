@@ -28,11 +28,17 @@ web:
     npm --prefix web install --no-audit --no-fund
     npm --prefix web run build
 
-# Run all six benchmark scenarios with their same-run references (release build; MySQL at PARLEY_BENCH_MYSQL_URL,
+# Run all seven benchmark scenarios with their same-run references (release build; MySQL at PARLEY_BENCH_MYSQL_URL,
 # default root@127.0.0.1:3306). `just bench --quick` is the seconds-long smoke run; see docs/BENCHMARKS.md.
 bench *ARGS:
     cargo build --release -p parleyd -p parley-bench
     cargo run --release -q -p parley-bench -- {{ARGS}}
+
+# A local cluster on http://127.0.0.1:8080: NATS, three nodes on MariaDB (PARLEY_CLUSTER_MYSQL_URL, default
+# root@127.0.0.1:3306), Envoy balancing grpc-web across them. See deploy/cluster.sh; Ctrl-C stops it.
+cluster:
+    cargo build --release -p parleyd
+    bash deploy/cluster.sh
 
 # Format the code.
 fmt:

@@ -41,9 +41,9 @@ export function check(ok, what) {
   if (!ok) throw new Error(`check failed: ${what}`);
 }
 
-/** Registers a user through the app's form and waits until the chat is live. */
-export async function register(page, user) {
-  await page.goto(env.url);
+/** Registers a user through the app's form (of the app at `url`) and waits until the chat is live. */
+export async function register(page, user, url = env.url) {
+  await page.goto(url);
   await page.getByRole("tab", { name: "Create account" }).click();
   await page.getByLabel("Username", { exact: true }).fill(user.username);
   await page.getByLabel("Email").fill(`${user.username}@example.com`);

@@ -86,6 +86,11 @@ pub struct Broadcast {
 }
 
 impl Broadcast {
+    /// Deliveries that never happened: every one of `subscribers` should have had every message sent.
+    pub fn lost(&self, subscribers: usize) -> f64 {
+        (self.sent * subscribers as u64).saturating_sub(self.delivered) as f64
+    }
+
     pub fn deliveries_per_second(&self) -> f64 {
         self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -103,6 +108,8 @@ pub struct Room {
     pub sender: String,
     /// Tokens of the subscribing users; streams are spread over them.
     pub readers: Vec<String>,
+    /// Where the streams are opened, spread evenly (other nodes of a cluster); empty: `url`.
+    pub subscribe_at: Vec<String>,
 }
 
 /// Opens `subscribers` streams over `connections` connections, waits until all are ready, sends `rate`
@@ -117,7 +124,15 @@ pub async fn broadcast(
     size: usize,
 ) -> anyhow::Result<Broadcast> {
     let base = Instant::now();
-    let channels = connect_many(&room.url, connections.max(1)).await?;
+    let mut channels = Vec::with_capacity(connections.max(1));
+    if room.subscribe_at.is_empty() {
+        channels = connect_many(&room.url, connections.max(1)).await?;
+    } else {
+        // Interleaved, so that subscriber `i` on channel `i % n` spreads the streams evenly over the nodes.
+        for i in 0..connections.max(room.subscribe_at.len()) {
+            channels.push(connect(&room.subscribe_at[i % room.subscribe_at.len()]).await?);
+        }
+    }
     // Every subscriber is told how many messages to expect once sending is over.
     let expected = Arc::new(AtomicU64::new(u64::MAX));
     let mut readers = Vec::with_capacity(subscribers);
@@ -162,7 +177,7 @@ pub async fn broadcast(
     }
 
     // The sender: one message per tick, each send on its own task so a slow ack does not slow the rate.
-    let sender = MessageServiceClient::new(channels[0].clone());
+    let sender = MessageServiceClient::new(connect(&room.url).await?);
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);

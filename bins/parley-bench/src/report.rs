@@ -64,16 +64,17 @@ impl Row {
         self
     }
 
+    /// A relative target on the ratio to the reference, for figures where lower is better.
+    pub fn ratio_at_most(mut self, bound: f64) -> Self {
+        let met = self.ratio.is_some_and(|r| r <= bound);
+        self.targets.push(Target { text: format!("≤ {bound}× ref"), met });
+        self
+    }
+
     /// A relative target on the ratio to the reference.
     pub fn ratio_at_least(mut self, bound: f64) -> Self {
         let met = self.ratio.is_some_and(|r| r >= bound);
         self.targets.push(Target { text: format!("≥ {:.0}% of ref", bound * 100.0), met });
-        self
-    }
-
-    pub fn ratio_at_most(mut self, bound: f64) -> Self {
-        let met = self.ratio.is_some_and(|r| r <= bound);
-        self.targets.push(Target { text: format!("≤ {bound:.2}× ref"), met });
         self
     }
 }

@@ -1,4 +1,4 @@
-//! The six scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
+//! The seven scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
 //! its reference in the same run.
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use api::v1::{
     Visibility,
 };
 use hdrhistogram::Histogram;
-use testkit::{Daemon, TestDb};
+use testkit::{Daemon, Nats, TestDb};
 
 use crate::load::{self, PASSWORD, Room, bearer, connect};
 use crate::reference;
@@ -111,13 +111,26 @@ impl Env {
     /// As [`Env::parleyd`], with extra environment variables for the process.
     async fn parleyd_with(&self, backend: Backend, envs: &[(&str, &str)]) -> anyhow::Result<Server> {
         let db = match backend {
-            Backend::Mysql => TestDb::mysql_at(&self.mysql)
-                .await
-                .with_context(|| format!("MySQL at {}", storage::redact(&self.mysql)))?,
+            Backend::Mysql => self.mysql_db().await?,
             Backend::Sqlite => TestDb::sqlite().await,
         };
+        let (daemon, data) = self.spawn_parleyd(&db, &[], envs).await?;
+        Ok(Server { daemon, db, _data: data })
+    }
+
+    async fn mysql_db(&self) -> anyhow::Result<TestDb> {
+        TestDb::mysql_at(&self.mysql).await.with_context(|| format!("MySQL at {}", storage::redact(&self.mysql)))
+    }
+
+    /// A parleyd on `db` with a data directory of its own, the benchmark's settings, and `extra` arguments.
+    async fn spawn_parleyd(
+        &self,
+        db: &TestDb,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<(Daemon, tempfile::TempDir)> {
         let data = tempfile::tempdir()?;
-        let args = [
+        let mut args = vec![
             "--data-dir",
             data.path().to_str().unwrap_or_default(),
             "--database-url",
@@ -131,8 +144,27 @@ impl Env {
             "--max-streams-per-user",
             "1000000",
         ];
+        args.extend_from_slice(extra);
         let daemon = Daemon::spawn(&self.parleyd, &args, envs).await?;
-        Ok(Server { daemon, db, _data: data })
+        Ok((daemon, data))
+    }
+
+    /// `nodes` parleyds on one fresh MySQL database and a NATS server of their own, as one cluster.
+    async fn cluster(&self, nodes: usize) -> anyhow::Result<Cluster> {
+        let db = self.mysql_db().await?;
+        anyhow::ensure!(Nats::available(), "the cluster scenario needs nats-server (apt-get install nats-server)");
+        let nats = Nats::start().await?;
+        let url = nats.url();
+        let extra = ["--jwt-secret", "benchmark secret, at least thirty-two bytes long", "--nats-url", &url];
+        let (mut daemons, mut dirs) = (Vec::with_capacity(nodes), Vec::with_capacity(nodes));
+        for _ in 0..nodes {
+            let (daemon, data) = self.spawn_parleyd(&db, &extra, &[]).await?;
+            daemons.push(daemon);
+            dirs.push(data);
+        }
+        // Every node has subscribed and heard the others.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(Cluster { daemons, _nats: nats, _db: db, _dirs: dirs })
     }
 
     async fn reference_server(&self) -> anyhow::Result<Daemon> {
@@ -142,6 +174,14 @@ impl Env {
     async fn reference_server_with(&self, envs: &[(&str, &str)]) -> anyhow::Result<Daemon> {
         Daemon::spawn(&self.this, &["reference-server"], envs).await
     }
+}
+
+/// parleyds over NATS on one database (all dropped with it).
+struct Cluster {
+    daemons: Vec<Daemon>,
+    _nats: Nats,
+    _db: TestDb,
+    _dirs: Vec<tempfile::TempDir>,
 }
 
 /// A public room on `server` with a sender and `readers` subscribing users.
@@ -164,11 +204,18 @@ async fn room(url: &str, readers: usize) -> anyhow::Result<Room> {
         room_id,
         sender: sender.token,
         readers: users.into_iter().map(|u| u.token).collect(),
+        subscribe_at: Vec::new(),
     })
 }
 
 fn reference_room(url: &str) -> Room {
-    Room { url: url.to_owned(), room_id: "reference".into(), sender: String::new(), readers: vec![String::new()] }
+    Room {
+        url: url.to_owned(),
+        room_id: "reference".into(),
+        sender: String::new(),
+        readers: vec![String::new()],
+        subscribe_at: Vec::new(),
+    }
 }
 
 /// 1. Send-to-deliver latency with many subscribers in one room, durable on MySQL.
@@ -199,15 +246,41 @@ pub async fn latency(env: &Env) -> anyhow::Result<Vec<Row>> {
             .reference(bare.percentile_ms(0.999)),
         Row::new(scenario, "server CPU-s per 100k deliveries", "s", got_cpu.cpu_per_100k(), Better::Lower)
             .reference(bare_cpu.cpu_per_100k()),
-        Row::new(
-            scenario,
-            "deliveries lost",
-            "count",
-            (got.sent * subs as u64).saturating_sub(got.delivered) as f64,
-            Better::Lower,
-        )
-        .reference((bare.sent * subs as u64).saturating_sub(bare.delivered) as f64)
-        .at_most(0.0),
+        Row::new(scenario, "deliveries lost", "count", got.lost(subs), Better::Lower)
+            .reference(bare.lost(subs))
+            .at_most(0.0),
+    ])
+}
+
+/// Scenario 7, scenario 1's load across a cluster: three nodes over NATS on one MySQL database, the sender
+/// on one node and the subscribers spread over the other two, so that every delivery crosses nodes; next
+/// to the same load on one node, in the same run.
+pub async fn cluster(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let (subs, rate) = (s.latency_subscribers, s.latency_rate);
+    let connections = subs.div_ceil(100).max(2);
+    let single = env.parleyd(Backend::Mysql).await?;
+    let target = room(&single.daemon.url, subs.min(20)).await?;
+    let one = load::broadcast(&target, subs, connections, rate, s.duration, s.message_size).await?;
+    drop(single);
+    let cluster = env.cluster(3).await?;
+    let mut target = room(&cluster.daemons[0].url, subs.min(20)).await?;
+    target.subscribe_at = cluster.daemons[1..].iter().map(|d| d.url.clone()).collect();
+    let got = load::broadcast(&target, subs, connections, rate, s.duration, s.message_size).await?;
+    eprintln!(
+        "cluster: {subs} subscribers on two nodes, {rate} msg/s sent on a third: sent {} delivered {}; one node delivered {}",
+        got.sent, got.delivered, one.delivered
+    );
+    let scenario = "7 cluster";
+    Ok(vec![
+        Row::new(scenario, "cross-node send→deliver p50", "ms", got.percentile_ms(0.5), Better::Lower)
+            .reference(one.percentile_ms(0.5)),
+        Row::new(scenario, "cross-node send→deliver p99", "ms", got.percentile_ms(0.99), Better::Lower)
+            .reference(one.percentile_ms(0.99))
+            .ratio_at_most(1.5),
+        Row::new(scenario, "deliveries/s", "1/s", got.deliveries_per_second(), Better::Higher)
+            .reference(one.deliveries_per_second()),
+        Row::new(scenario, "deliveries lost", "count", got.lost(subs), Better::Lower).at_most(0.0),
     ])
 }
 
@@ -241,15 +314,9 @@ pub async fn fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
         .ratio_at_least(0.5),
         Row::new(scenario, "server CPU-s per 100k deliveries", "s", got_cpu.cpu_per_100k(), Better::Lower)
             .reference(bare_cpu.cpu_per_100k()),
-        Row::new(
-            scenario,
-            "deliveries lost",
-            "count",
-            (got.sent * subs as u64).saturating_sub(got.delivered) as f64,
-            Better::Lower,
-        )
-        .reference((bare.sent * subs as u64).saturating_sub(bare.delivered) as f64)
-        .at_most(0.0),
+        Row::new(scenario, "deliveries lost", "count", got.lost(subs), Better::Lower)
+            .reference(bare.lost(subs))
+            .at_most(0.0),
     ])
 }
 
@@ -304,15 +371,9 @@ pub async fn spread(env: &Env) -> anyhow::Result<Vec<Row>> {
             .reference(bare.run.percentile_ms(0.99)),
         Row::new(scenario, "server CPU-s per 100k deliveries", "s", got.cpu_per_100k(), Better::Lower)
             .reference(bare.cpu_per_100k()),
-        Row::new(
-            scenario,
-            "deliveries lost",
-            "count",
-            (got.run.sent * subs as u64).saturating_sub(got.run.delivered) as f64,
-            Better::Lower,
-        )
-        .reference((bare.run.sent * subs as u64).saturating_sub(bare.run.delivered) as f64)
-        .at_most(0.0),
+        Row::new(scenario, "deliveries lost", "count", got.run.lost(subs), Better::Lower)
+            .reference(bare.run.lost(subs))
+            .at_most(0.0),
     ])
 }
 

@@ -244,6 +244,45 @@ pub struct Config {
     #[arg(long, env = "PARLEY_TLS_CLIENT_CA", value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
 
+    /// How often the node compares every room's stored tail with what its subscribers were told (the safety
+    /// net under the bus, and what carries messages between nodes while NATS is away).
+    #[arg(long, env = "PARLEY_TAIL_CHECK_INTERVAL", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub tail_check_interval: Duration,
+
+    /// Join a cluster of nodes over this NATS server: nats://[USER:PASSWORD@]HOST:PORT, tls://… for TLS,
+    /// several separated by commas. Without it the node runs alone with its in-process bus.
+    #[arg(long, env = "PARLEY_NATS_URL", value_name = "URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
+
+    /// The first token of every NATS subject, so that several clusters can share one NATS.
+    #[arg(long, env = "PARLEY_NATS_PREFIX", value_name = "TOKEN", default_value = "parley")]
+    pub nats_prefix: String,
+
+    /// How often the node tells the cluster it is alive.
+    #[arg(long, env = "PARLEY_NATS_HEARTBEAT", value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub nats_heartbeat: Duration,
+
+    /// How long a node may be silent before the others forget it (its users go offline, its streams stop
+    /// counting).
+    #[arg(long, env = "PARLEY_NATS_NODE_TIMEOUT", value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub nats_node_timeout: Duration,
+
+    /// Verify the NATS server's certificate with this CA (PEM); turns TLS on.
+    #[arg(long, env = "PARLEY_NATS_CA", value_name = "FILE")]
+    pub nats_ca: Option<PathBuf>,
+
+    /// A client certificate (PEM) to present to NATS; needs --nats-key.
+    #[arg(long, env = "PARLEY_NATS_CERT", value_name = "FILE", requires = "nats_key")]
+    pub nats_cert: Option<PathBuf>,
+
+    /// The key of --nats-cert (PEM).
+    #[arg(long, env = "PARLEY_NATS_KEY", value_name = "FILE", requires = "nats_cert")]
+    pub nats_key: Option<PathBuf>,
+
+    /// A NATS credentials file (user JWT and NKey seed).
+    #[arg(long, env = "PARLEY_NATS_CREDS", value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

@@ -131,6 +131,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
         request_timeout: config.request_timeout,
     };
     app_config.rates = rate_config(&config);
+    app_config.messaging.reconcile_interval = config.tail_check_interval;
+    app_config.cluster = config.nats_url.as_ref().map(|url| gateway::ClusterConfig {
+        prefix: config.nats_prefix.clone(),
+        heartbeat: config.nats_heartbeat,
+        node_timeout: config.nats_node_timeout,
+        ca: config.nats_ca.clone(),
+        client_cert: config.nats_cert.clone().zip(config.nats_key.clone()),
+        creds: config.nats_creds.clone(),
+        ..gateway::ClusterConfig::new(url.clone())
+    });
+    let cluster = app_config.cluster.is_some();
     app_config.tls = tls_config(&config)?;
     let tls = app_config.tls.is_some();
     app_config.web_dir = match &config.web_dir {
@@ -153,6 +164,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         %address,
         tls,
+        cluster,
         data_dir = %data_dir.display(),
         database = %gateway::redact(&database_url),
         "parleyd listening"

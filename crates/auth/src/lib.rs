@@ -16,7 +16,7 @@ mod tokens;
 mod validate;
 
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bus::{Bus, Event, Topic};
@@ -32,6 +32,18 @@ use hashing::Hashing;
 use password::{Hasher, Verified};
 use session_cache::SessionCache;
 use tokens::{Keys, Refused};
+
+/// The other nodes of a cluster, as login throttling sees them: told of every attempt this node counts as
+/// a failure and of every success, so that the failure windows hold across nodes. (The cluster transport
+/// implements it.) An attempt is shared when it is counted, before its password is checked, so that
+/// attempts spread over nodes at once are held back as they would be on one node, give or take one trip
+/// between nodes.
+pub trait Peers: Send + Sync + std::fmt::Debug + 'static {
+    /// An attempt on `account` (its login key) from `address` counts as a failure.
+    fn login_failed(&self, account: &str, address: Option<IpAddr>);
+    /// A login on `account` from `address` succeeded.
+    fn login_succeeded(&self, account: &str, address: Option<IpAddr>);
+}
 
 /// How the auth service behaves.
 #[derive(Clone)]
@@ -283,6 +295,7 @@ pub struct Auth {
     refresh_ttl: Duration,
     throttle: Mutex<Throttle>,
     sessions: SessionCache,
+    peers: OnceLock<Arc<dyn Peers>>,
 }
 
 use throttle::Throttle;
@@ -305,7 +318,40 @@ impl Auth {
             refresh_ttl: config.refresh_token_ttl,
             throttle: Mutex::new(Throttle::new(config.throttle)),
             sessions: SessionCache::new(config.session_check_interval),
+            peers: OnceLock::new(),
         })
+    }
+
+    /// Tells `peers` of the failed and successful logins from now on (once; later calls are ignored).
+    pub fn share_with(&self, peers: Arc<dyn Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// Another node counted an attempt on `account` (its login key) from `address` as a failure.
+    pub fn login_failed_elsewhere(&self, account: &str, address: Option<IpAddr>) {
+        self.lock_throttle().count(account, address, Instant::now());
+    }
+
+    /// A login on `account` from `address` succeeded on another node.
+    pub fn login_succeeded_elsewhere(&self, account: &str, address: Option<IpAddr>) {
+        self.lock_throttle().succeeded(account, address);
+    }
+
+    /// Another node revoked sessions of `user` (one, or all of them): this node refuses them at once too,
+    /// instead of when its cache of session checks expires.
+    pub fn sessions_ended_elsewhere(&self, user_id: UserId, session: Option<SessionId>) {
+        let now = Instant::now();
+        match session {
+            Some(id) => self.sessions.put(id, user_id, false, now),
+            None => self.sessions.end_all_of(user_id, now),
+        }
+    }
+
+    /// Records on this node that sessions ended, and tells their open streams (on every node, through the
+    /// bus).
+    fn ended(&self, user_id: UserId, session: Option<SessionId>) {
+        self.sessions_ended_elsewhere(user_id, session);
+        self.bus.publish(Topic::User(user_id), Event::SessionsRevoked { session });
     }
 
     /// Creates an account and opens its first session.
@@ -375,9 +421,18 @@ impl Auth {
             tracing::info!(?source, "login throttled");
             Error::Throttled { retry_after }
         })?;
+        let peers = self.peers.get();
+        if let Some(peers) = peers {
+            peers.login_failed(&key, source);
+        }
         let checked = self.check_password(&key, password).await;
         if !matches!(checked, Err(Error::BadCredentials)) {
             self.lock_throttle().release(reservation, checked.is_ok());
+            // An attempt that was never checked (the hashers were busy) stays counted on other nodes: rare,
+            // and it errs on the side of caution.
+            if let (Some(peers), true) = (peers, checked.is_ok()) {
+                peers.login_succeeded(&key, source);
+            }
         }
         let (found, verdict) = checked?;
         let user_id = found.account.user.id;
@@ -537,16 +592,6 @@ impl Auth {
             refresh_token: refresh,
             refresh_token_expires_at: session.expires_at,
         })
-    }
-
-    /// Records on this node that sessions ended, and tells their open streams.
-    fn ended(&self, user_id: UserId, session: Option<SessionId>) {
-        let now = Instant::now();
-        match session {
-            Some(id) => self.sessions.put(id, user_id, false, now),
-            None => self.sessions.end_all_of(user_id, now),
-        }
-        self.bus.publish(Topic::User(user_id), Event::SessionsRevoked { session });
     }
 
     /// The credentials of the account whose login key is `key`, if `password` is theirs; an unknown account

@@ -1,4 +1,5 @@
-//! Login throttling: sliding windows of failed attempts, kept in memory (per node).
+//! Login throttling: sliding windows of failed attempts, kept in memory. In a cluster, each node also counts
+//! the failures the others count ([`Throttle::count`]), so the windows hold across nodes.
 //!
 //! Three windows apply to every attempt:
 //! - per account *and* source address (the tight one, 10 a minute by default): stops one attacker guessing
@@ -82,6 +83,13 @@ impl Window {
         self.failures.remove(key);
     }
 
+    /// Takes back the newest failure of `key`.
+    fn take_back_newest(&mut self, key: &str) {
+        if let Some(times) = self.failures.get_mut(key) {
+            times.pop_back();
+        }
+    }
+
     /// Takes back one failure of `key` counted at `at`.
     fn take_back(&mut self, key: &str, at: Instant) {
         if let Some(times) = self.failures.get_mut(key)
@@ -155,6 +163,26 @@ impl Throttle {
         Ok(Reservation { account: account.to_owned(), address, at: now })
     }
 
+    /// Counts a failure of `account` from `address` that another node counted (whether or not a window is
+    /// full here: it happened).
+    pub(crate) fn count(&mut self, account: &str, address: Option<IpAddr>, now: Instant) {
+        let address = address_key(address);
+        self.account_address.fail(format!("{account}\n{address}"), now);
+        self.address.fail(address, now);
+        self.account.fail(account.to_owned(), now);
+    }
+
+    /// A login on `account` from `address` succeeded elsewhere, as after a success here: that pair's
+    /// failures are forgotten, and the attempt, which was counted when it began, is taken back from the
+    /// address's and the account's windows (the newest failure of each: the other node's clock is not this
+    /// one's, and which one goes makes no difference after the window).
+    pub(crate) fn succeeded(&mut self, account: &str, address: Option<IpAddr>) {
+        let address = address_key(address);
+        self.account_address.forget(&format!("{account}\n{address}"));
+        self.address.take_back_newest(&address);
+        self.account.take_back_newest(account);
+    }
+
     /// The attempt did not fail after all (it succeeded, or its password was never checked): its count is
     /// taken back; after a success, the account's failures from that address are forgotten too.
     pub(crate) fn release(&mut self, r: Reservation, succeeded: bool) {
@@ -223,6 +251,31 @@ mod tests {
         let mut reserved = attempts.into_iter().flatten();
         t.release(reserved.next().expect("one"), true);
         assert!(t.reserve("alice", A, now).is_ok());
+    }
+
+    #[test]
+    fn failures_counted_on_other_nodes_fill_the_same_windows() {
+        let mut t = Throttle::new(config());
+        let now = Instant::now();
+        t.count("alice", A, now);
+        t.count("alice", A, now);
+        fail(&mut t, "alice", A, now);
+        assert!(t.reserve("alice", A, now).is_err(), "two failures elsewhere and one here fill the window");
+        t.succeeded("alice", A);
+        assert!(t.reserve("alice", A, now).is_ok(), "a success elsewhere forgets the pair's failures");
+    }
+
+    #[test]
+    fn successes_elsewhere_never_add_up_to_throttling_an_address() {
+        let mut t = Throttle::new(config());
+        let now = Instant::now();
+        // Many people behind one address sign in successfully on another node: each attempt is counted
+        // when it begins and taken back when it succeeds.
+        for name in ["a", "b", "c", "d", "e", "f", "g"] {
+            t.count(name, A, now);
+            t.succeeded(name, A);
+        }
+        assert!(t.reserve("h", A, now).is_ok(), "the address is not throttled by successes");
     }
 
     #[test]

@@ -8,16 +8,21 @@
 //! data. Timeline events carry the stored entry only so that the common case needs no query; subscribers
 //! detect gaps by `seq` and read what is missing from storage.
 //!
-//! This crate has the in-process implementation. A multi-node transport (NATS) plugs in underneath the same
-//! [`Bus`] API: publish sends to the transport as well, and events from other nodes are published locally.
+//! This crate is the in-process fan-out. A multi-node transport (the `cluster` crate, over NATS) plugs in
+//! underneath the same [`Bus`] API without this crate knowing it: a bus made with [`Bus::clustered`] also
+//! hands every event that should cross nodes ([`Event::crosses_nodes`]) to an [`Uplink`], which the
+//! transport drains and sends on, and the transport delivers other nodes' events to this node's subscribers
+//! with [`Bus::inject`]. Handing an event over never blocks: when the uplink is full the event is dropped
+//! (and counted), which costs other nodes latency (the tail check), never an entry.
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use types::{Departure, Entry, RoomId, SessionId, Typing, User, UserId, UserPresence};
@@ -91,6 +96,15 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Whether other nodes need this event. Everything does except [`Event::Tail`] (every node runs its own
+    /// tail check against the shared storage) and [`Event::Presence`] (presence crosses nodes as each
+    /// node's state, and every node announces the cluster-wide result to its own subscribers).
+    pub fn crosses_nodes(&self) -> bool {
+        !matches!(self, Self::Tail { .. } | Self::Presence { .. })
+    }
+}
+
 /// How many events a topic buffers for its slowest subscriber before that subscriber lags.
 #[derive(Debug, Clone, Copy)]
 pub struct Capacity {
@@ -116,6 +130,10 @@ pub struct Bus {
 struct Inner {
     topics: Mutex<HashMap<Topic, broadcast::Sender<Event>>>,
     capacity: Capacity,
+    /// Where events for other nodes go, on a clustered bus.
+    uplink: Option<mpsc::Sender<(Topic, Event)>>,
+    /// Events for other nodes dropped because the uplink was full.
+    dropped: AtomicU64,
 }
 
 impl Default for Bus {
@@ -127,12 +145,39 @@ impl Default for Bus {
 impl Bus {
     /// An in-process bus.
     pub fn local(capacity: Capacity) -> Self {
-        Self { inner: Arc::new(Inner { topics: Mutex::new(HashMap::new()), capacity }) }
+        Self::with_uplink(capacity, None)
     }
 
-    /// Sends `event` to every current subscriber of `topic`. Never blocks; a topic nobody listens to costs
-    /// nothing.
+    /// A bus whose events for other nodes also go to the returned [`Uplink`], which holds up to `backlog`
+    /// of them before it drops new ones.
+    pub fn clustered(capacity: Capacity, backlog: usize) -> (Self, Uplink) {
+        let (sender, receiver) = mpsc::channel(backlog.max(1));
+        (Self::with_uplink(capacity, Some(sender)), Uplink { receiver })
+    }
+
+    fn with_uplink(capacity: Capacity, uplink: Option<mpsc::Sender<(Topic, Event)>>) -> Self {
+        Self {
+            inner: Arc::new(Inner { topics: Mutex::new(HashMap::new()), capacity, uplink, dropped: AtomicU64::new(0) }),
+        }
+    }
+
+    /// Sends `event` to every current subscriber of `topic` on this node, and, on a clustered bus, towards
+    /// the other nodes. Never blocks; a topic nobody listens to costs nothing here.
     pub fn publish(&self, topic: Topic, event: Event) {
+        if let Some(uplink) = &self.inner.uplink
+            && event.crosses_nodes()
+            && uplink.try_send((topic, event.clone())).is_err()
+        {
+            let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, "the cluster uplink is full or gone; other nodes will rely on the tail check");
+            }
+        }
+        self.inject(topic, event);
+    }
+
+    /// Sends `event`, which came from another node, to this node's subscribers of `topic` only.
+    pub fn inject(&self, topic: Topic, event: Event) {
         let mut topics = self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = topics.get(&topic)
             && sender.send(event).is_err()
@@ -165,9 +210,36 @@ impl Bus {
             .collect()
     }
 
+    /// Whether `topic` has subscribers on this node (so that an event from another node need not even be
+    /// decoded when it has none).
+    pub fn has_subscribers(&self, topic: Topic) -> bool {
+        self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&topic)
+    }
+
+    /// Events for other nodes dropped so far because the uplink was full.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
     /// How many topics have subscribers (for metrics and tests).
     pub fn topic_count(&self) -> usize {
         self.inner.topics.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// The transport's end of a clustered bus: the events this node published that other nodes need, in order.
+#[derive(Debug)]
+pub struct Uplink {
+    receiver: mpsc::Receiver<(Topic, Event)>,
+}
+
+impl Uplink {
+    /// The next event to send on, or `None` once every clone of the bus is gone.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv(&mut self) -> Option<(Topic, Event)> {
+        self.receiver.recv().await
     }
 }
 
@@ -262,6 +334,33 @@ mod tests {
         }
         assert!(matches!(sub.recv().await, Err(RecvError::Lagged(3))));
         assert!(sub.recv().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_clustered_bus_hands_on_what_crosses_nodes_and_injected_events_stay_here() {
+        let (bus, mut uplink) = Bus::clustered(Capacity::default(), 8);
+        let (user, room) = (UserId::new(), RoomId::new());
+        let mut sub = bus.subscribe(Topic::User(user));
+        bus.publish(Topic::User(user), revoked());
+        bus.publish(Topic::Room(room), Event::Tail { room_id: room, last_seq: 3 });
+        bus.inject(Topic::User(user), Event::SessionsRevoked { session: Some(SessionId::new()) });
+        assert!(matches!(sub.recv().await, Ok(Event::SessionsRevoked { session: None })));
+        assert!(matches!(sub.recv().await, Ok(Event::SessionsRevoked { session: Some(_) })));
+        drop(bus);
+        drop(sub);
+        let sent: Vec<_> = std::iter::from_fn(|| uplink.receiver.try_recv().ok()).collect();
+        assert_eq!(sent.len(), 1, "only the published event that crosses nodes: {sent:?}");
+        assert_eq!(sent[0].0, Topic::User(user));
+    }
+
+    #[test]
+    fn a_full_uplink_drops_and_counts_and_never_blocks() {
+        let (bus, _uplink) = Bus::clustered(Capacity::default(), 1);
+        let user = UserId::new();
+        for _ in 0..3 {
+            bus.publish(Topic::User(user), revoked());
+        }
+        assert_eq!(bus.dropped(), 2);
     }
 
     #[test]

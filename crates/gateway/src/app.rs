@@ -109,6 +109,8 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// How often readiness (`grpc.health.v1`) checks that the database answers.
     pub health_check_interval: Duration,
+    /// The cluster this node is one of, or `None` for a single node with the in-process bus.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 impl Config {
@@ -126,6 +128,7 @@ impl Config {
             rates: limits::RateConfig::default(),
             tls: None,
             health_check_interval: Duration::from_secs(2),
+            cluster: None,
         }
     }
 }
@@ -142,6 +145,9 @@ pub enum Error {
     /// The server failed, or its TLS configuration is unusable.
     #[error("server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// The cluster link cannot be set up.
+    #[error(transparent)]
+    Cluster(#[from] cluster::Error),
     /// A background task kept failing and was given up on.
     #[error("the background task {0:?} kept failing; stopping so that a supervisor can restart the node")]
     TaskFailed(&'static str),
@@ -161,6 +167,8 @@ pub struct App {
     pub(crate) stopping: CancellationToken,
     /// Owns the node's background tasks; `serve` stops with an error if one keeps failing.
     pub(crate) supervisor: Supervisor,
+    /// This node's end of the cluster, if it is in one.
+    pub(crate) cluster: Option<cluster::Cluster>,
 }
 
 impl App {
@@ -174,7 +182,13 @@ impl App {
         if let Some(tls) = &config.tls {
             tls.check()?;
         }
-        let bus = Bus::default();
+        let (bus, uplink) = match &config.cluster {
+            Some(_) => {
+                let (bus, uplink) = Bus::clustered(bus::Capacity::default(), UPLINK_BACKLOG);
+                (bus, Some(uplink))
+            }
+            None => (Bus::default(), None),
+        };
         let stopping = CancellationToken::new();
         let supervisor = Supervisor::new(stopping.clone());
         let auth = Arc::new(
@@ -189,13 +203,24 @@ impl App {
             config.presence_grace,
         );
         let messaging =
-            Messaging::new(db.clone(), bus, rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
+            Messaging::new(db.clone(), bus.clone(), rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, &supervisor);
         let rates = Arc::new(limits::RateLimits::new(&config.rates));
         spawn_rate_sweep(rates.clone(), &supervisor);
-        Ok(Self { db, auth, rooms, messaging, presence, rates, config, stopping, supervisor })
+        let cluster_config = config.cluster.clone();
+        let mut app = Self { db, auth, rooms, messaging, presence, rates, config, stopping, supervisor, cluster: None };
+        if let (Some(cluster_config), Some(uplink)) = (cluster_config, uplink) {
+            let (cluster, inbound) = cluster::Cluster::start(cluster_config, bus, uplink, &app.supervisor)?;
+            crate::peers::share(&app, &cluster);
+            crate::peers::route(&app, inbound);
+            app.cluster = Some(cluster);
+        }
+        Ok(app)
     }
 }
+
+/// Events for other nodes that may wait for the NATS connection before new ones are dropped.
+const UPLINK_BACKLOG: usize = 16_384;
 
 /// Forgets rate-limit state of subjects that are idle again, once a minute (memory stays bounded however
 /// many addresses call).

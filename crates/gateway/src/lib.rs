@@ -12,6 +12,7 @@ mod convert;
 mod health;
 mod incoming;
 mod layer;
+mod peers;
 mod server;
 mod services;
 mod status;
@@ -22,6 +23,7 @@ pub use server::serve;
 
 // The binaries configure the domain crates through these, so that they depend on the gateway only.
 pub use auth::{AuthConfig, HashingConfig, ThrottleConfig};
+pub use cluster::{ClusterConfig, Link as ClusterLink};
 pub use limits::{Kind as RateKind, Quota, RateConfig};
 pub use messaging::MessagingConfig;
 pub use storage::{Backend, Db, DbConfig, redact};

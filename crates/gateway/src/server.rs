@@ -71,6 +71,10 @@ pub async fn serve(
         app.supervisor
             .spawn("health check", move || health::watch(db.clone(), reporter.clone(), interval, stopping.clone()));
     }
+    if let Some(cluster) = app.cluster.clone() {
+        let reporter = health.clone();
+        app.supervisor.spawn("cluster health", move || crate::peers::watch(cluster.clone(), reporter.clone()));
+    }
 
     // Each reflection service describes itself; each also gets the other's descriptors so that both list
     // everything. google.rpc's descriptors let grpcurl print BadRequest and RetryInfo details.

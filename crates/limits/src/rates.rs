@@ -5,16 +5,17 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use types::UserId;
 
-use crate::Error;
+use crate::{Error, Peers};
 
 /// The kinds of request that are rate-limited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// SendMessage, and the actions on messages (EditMessage, DeleteMessage, AddReaction, RemoveReaction),
     /// per user: each appends a timeline entry.
@@ -53,7 +54,7 @@ impl Kind {
 }
 
 /// Who a limit counts against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Subject {
     /// A signed-in user.
     User(UserId),
@@ -147,6 +148,7 @@ impl RateConfig {
 #[derive(Debug)]
 pub struct RateLimits {
     limiters: Option<HashMap<Kind, DefaultKeyedRateLimiter<Subject>>>,
+    peers: OnceLock<Arc<dyn Peers>>,
 }
 
 impl RateLimits {
@@ -156,7 +158,20 @@ impl RateLimits {
             .quotas
             .as_ref()
             .map(|quotas| quotas.iter().map(|(kind, quota)| (*kind, RateLimiter::keyed(quota.governor()))).collect());
-        Self { limiters }
+        Self { limiters, peers: OnceLock::new() }
+    }
+
+    /// Tells `peers` of every request allowed from now on (once; later calls are ignored).
+    pub fn share_with(&self, peers: Arc<dyn Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// Counts one request of `kind` by `subject` that another node allowed, if this node's bucket has room
+    /// for it (a full bucket stays full).
+    pub fn charge(&self, kind: Kind, subject: Subject) {
+        if let Some(limiter) = self.limiters.as_ref().and_then(|l| l.get(&kind)) {
+            let _ = limiter.check_key(&subject);
+        }
     }
 
     /// Counts one request of `kind` by `subject`, if its limit allows it.
@@ -168,7 +183,11 @@ impl RateLimits {
         limiter.check_key(&subject).map_err(|not_until| Error::RateLimited {
             what: kind.what(),
             retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-        })
+        })?;
+        if let Some(peers) = self.peers.get() {
+            peers.counted(kind, subject);
+        }
+        Ok(())
     }
 
     /// Forgets subjects whose buckets are full again (memory stays bounded under a flood of addresses).
@@ -214,5 +233,17 @@ mod tests {
         assert_eq!(limits.check(Kind::Send, bob), Ok(()), "another user is unaffected");
         assert_eq!(limits.check(Kind::CreateRoom, alice), Ok(()), "a kind without a quota is not limited");
         assert_eq!(RateLimits::new(&RateConfig::off()).check(Kind::Send, alice), Ok(()));
+    }
+
+    #[test]
+    fn requests_allowed_elsewhere_use_up_the_same_bucket() {
+        let config =
+            RateConfig { quotas: Some(HashMap::from([(Kind::Send, Quota::new(1, Duration::from_secs(60), 3))])) };
+        let limits = RateLimits::new(&config);
+        let alice = Subject::User(UserId::new());
+        limits.charge(Kind::Send, alice);
+        limits.charge(Kind::Send, alice);
+        assert_eq!(limits.check(Kind::Send, alice), Ok(()));
+        assert!(limits.check(Kind::Send, alice).is_err(), "two of three were used on another node");
     }
 }

@@ -257,6 +257,11 @@ impl Messaging {
         Ok(self.inner.db.read().await?.page(room, page, size.get(), Some(who)).await?)
     }
 
+    /// The limit on open streams per user (the gateway connects it to the other nodes of a cluster).
+    pub fn streams(&self) -> &limits::StreamLimit {
+        &self.inner.streams
+    }
+
     /// Opens a subscription for `who` to `cursors` (room, after_seq) — or, with none, to every room `who`
     /// has joined, from now on. With no cursors, or with `follow_joins`, rooms `who` joins while the
     /// subscription is open are added to it.

@@ -6,6 +6,13 @@
 //! exactly the subscribers who share a room with the user. Each change carries a version that grows per
 //! user, so a subscriber who hears of one change through several rooms can deliver it once.
 //!
+//! In a cluster, a user is online if they are connected to any node. Each node tells the others how it
+//! sees its own users ([`Peers`], carried by the cluster transport) and hears how they see theirs
+//! ([`Presence::remote`]); a user's status is the best of all nodes' (online, then away, then offline), and
+//! each node announces changes of that status to its own subscribers. A node that dies is forgotten by the
+//! others after the transport's node timeout, and its users go offline with it unless they are connected
+//! elsewhere.
+//!
 //! **Boundary:** this crate knows nothing of streams or gRPC; the gateway holds a [`Connection`] for as
 //! long as a stream is open. Errors: [`Error`], mapped through [`types::DomainError`].
 
@@ -13,13 +20,13 @@ mod store;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bus::{Bus, Event, Topic};
 use rooms::Rooms;
 use storage::Db;
-use types::{DomainError, ErrorCode, Millis, PresenceStatus, Reason, RoomId, UserId, UserPresence};
+use types::{DomainError, ErrorCode, Millis, NodeId, PresenceStatus, Reason, RoomId, UserId, UserPresence};
 
 pub use store::{Known, LocalStore, PresenceStore};
 
@@ -67,6 +74,13 @@ impl DomainError for Error {
     }
 }
 
+/// The other nodes of a cluster, as presence sees them: told how this node sees each of its users. (The
+/// cluster transport implements it.)
+pub trait Peers: Send + Sync + std::fmt::Debug + 'static {
+    /// `user`'s status on this node changed; offline means no connection here (after the grace period).
+    fn changed(&self, user: UserId, status: PresenceStatus);
+}
+
 /// This node's view of one user.
 #[derive(Debug, Default)]
 struct Local {
@@ -86,6 +100,9 @@ struct Inner {
     store: Arc<dyn PresenceStore>,
     grace: Duration,
     local: Mutex<HashMap<UserId, Local>>,
+    /// How other nodes see their users (online or away; absent when not connected there).
+    remote: Mutex<HashMap<UserId, HashMap<NodeId, PresenceStatus>>>,
+    peers: OnceLock<Arc<dyn Peers>>,
     version: AtomicU64,
 }
 
@@ -120,9 +137,37 @@ impl Presence {
                 store,
                 grace,
                 local: Mutex::new(HashMap::new()),
+                remote: Mutex::new(HashMap::new()),
+                peers: OnceLock::new(),
                 version: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Tells `peers` of every change of this node's view from now on (once; later calls are ignored).
+    pub fn share_with(&self, peers: Arc<dyn Peers>) {
+        let _ = self.inner.peers.set(peers);
+    }
+
+    /// The other node `node` sees `user` as `status` (`None`: not connected there, or the node is gone).
+    /// Must be called within a Tokio runtime.
+    pub fn remote(&self, node: NodeId, user: UserId, status: Option<PresenceStatus>) {
+        {
+            let mut remote = self.inner.remote.lock().unwrap_or_else(PoisonError::into_inner);
+            let nodes = remote.entry(user).or_default();
+            match status.filter(|s| *s != PresenceStatus::Offline) {
+                Some(status) => {
+                    nodes.insert(node, status);
+                }
+                None => {
+                    nodes.remove(&node);
+                    if nodes.is_empty() {
+                        remote.remove(&user);
+                    }
+                }
+            }
+        }
+        self.settle(user);
     }
 
     /// Records a new connection of `user`; the user is online until the returned guard, and every other of
@@ -246,11 +291,33 @@ impl Presence {
         Ok(list)
     }
 
-    /// Records the change and tells the user's rooms, in the background.
+    /// This node's view of `user` changed: tells the other nodes, and settles the user's status.
     fn publish(&self, user: UserId, status: PresenceStatus) {
+        if let Some(peers) = self.inner.peers.get() {
+            peers.changed(user, status);
+        }
+        self.settle(user);
+    }
+
+    /// Works out `user`'s status across nodes and, if it changed, records it and tells the user's rooms
+    /// (in the background).
+    fn settle(&self, user: UserId) {
         let now = Millis::now();
-        self.inner.store.put(user, Known { status, last_seen_at: Some(now) });
-        let version = self.inner.version.fetch_add(1, Ordering::Relaxed) + 1;
+        let (status, version) = {
+            // Decided and recorded under the locks, so that concurrent changes of one user are recorded and
+            // numbered in the order they are decided.
+            let local = self.lock();
+            let remote = self.inner.remote.lock().unwrap_or_else(PoisonError::into_inner);
+            let here = local.get(&user).and_then(|l| l.published);
+            let elsewhere = remote.get(&user).into_iter().flat_map(|nodes| nodes.values().copied());
+            let status = here.into_iter().chain(elsewhere).min_by_key(|s| rank(*s)).unwrap_or(PresenceStatus::Offline);
+            let known = self.inner.store.get(&[user]).pop().flatten();
+            if known.map(|k| k.status) == Some(status) || (known.is_none() && status == PresenceStatus::Offline) {
+                return;
+            }
+            self.inner.store.put(user, Known { status, last_seen_at: Some(now) });
+            (status, self.inner.version.fetch_add(1, Ordering::Relaxed) + 1)
+        };
         let inner = self.inner.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         runtime.spawn(async move {
@@ -262,6 +329,15 @@ impl Presence {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Local>> {
         self.inner.local.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Which status wins when nodes disagree: lowest first.
+fn rank(status: PresenceStatus) -> u8 {
+    match status {
+        PresenceStatus::Online => 0,
+        PresenceStatus::Away => 1,
+        PresenceStatus::Offline => 2,
     }
 }
 

@@ -15,7 +15,8 @@ pub struct IdError;
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(Uuid);
 
         impl $name {
@@ -90,6 +91,10 @@ id_type!(
 id_type!(
     /// Identifies one entry of a room's timeline.
     EntryId
+);
+id_type!(
+    /// Identifies one running node of a cluster (new at every start, never stored).
+    NodeId
 );
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod time;
 mod wire;
 
 pub use error::{DomainError, ErrorCode, FieldViolation, Reason, Violations};
-pub use id::{EntryId, IdError, RoomId, SessionId, UserId};
+pub use id::{EntryId, IdError, NodeId, RoomId, SessionId, UserId};
 pub use model::{
     Account, Departure, Entry, EntryKind, Member, MessageState, PresenceStatus, Reaction, Role, Room, RoomKind,
     Subject, Typing, User, UserPresence, Visibility,

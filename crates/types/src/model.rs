@@ -4,7 +4,7 @@
 use crate::{EntryId, Millis, RoomId, UserId, WireCache};
 
 /// A user as anyone who may see them sees them (no email: that is only for the user themself).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// The account's id.
     pub id: UserId,
@@ -44,7 +44,7 @@ pub enum RoomKind {
 }
 
 /// A member's rights in a room, from most to least.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// Changes roles; does everything an admin does. At most one per room.
     Owner,
@@ -89,7 +89,7 @@ pub struct Member {
 }
 
 /// Why a user's membership of a room ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Departure {
     /// They left.
     Left,
@@ -98,7 +98,7 @@ pub enum Departure {
 }
 
 /// What a timeline entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EntryKind {
     /// A text message.
     Text,
@@ -132,7 +132,7 @@ impl EntryKind {
 }
 
 /// How many members reacted to a message with one emoji.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reaction {
     /// The emoji or `:short_code:`.
     pub emoji: String,
@@ -143,7 +143,7 @@ pub struct Reaction {
 }
 
 /// The user a membership entry is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Subject {
     /// Their id.
     pub user_id: UserId,
@@ -154,7 +154,7 @@ pub struct Subject {
 }
 
 /// One entry of a room's timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// The entry's id.
     pub id: EntryId,
@@ -187,12 +187,14 @@ pub struct Entry {
     /// stored (`mine` unset). Setting the target's count to it applies the entry, so replaying entries over
     /// a state that already includes them is harmless.
     pub reaction: Option<Reaction>,
-    /// How the gateway sends this entry, once encoded (see [`WireCache`]).
+    /// How the gateway sends this entry, once encoded (see [`WireCache`]). Never serialized: a node that
+    /// receives an entry from another encodes it afresh.
+    #[serde(skip)]
     pub wire: WireCache,
 }
 
 /// A member typing in a room, or having stopped: ephemeral, never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Typing {
     /// The room.
     pub room_id: RoomId,
@@ -208,7 +210,7 @@ pub struct Typing {
 
 /// The current state of a text message beyond its body. An edit entry has the mentions of its new text;
 /// other entries have none.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MessageState {
     /// The seq of the message it replies to.
     pub reply_to_seq: Option<i64>,
@@ -223,7 +225,7 @@ pub struct MessageState {
 }
 
 /// Whether a user can be reached now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PresenceStatus {
     /// Connected and not away.
     Online,

@@ -9,6 +9,7 @@ mod support;
 
 mod actions;
 mod auth;
+mod cluster;
 mod faults;
 mod grpcurl;
 mod hardening;

@@ -24,15 +24,12 @@ impl Daemon {
     }
 }
 
-/// Registers users on a [`TestServer`].
+/// Registers users on a server (a [`TestServer`] or a [`testkit::Daemon`]).
 pub trait Register {
-    /// Registers `username` (email `username@example.com`, password `password-of-USERNAME`).
-    async fn register(&self, username: &str) -> anyhow::Result<Client>;
-    /// A client for the auth service.
-    async fn auth(&self) -> anyhow::Result<AuthServiceClient<Channel>>;
-}
+    /// A new connection to the server.
+    async fn connect(&self) -> anyhow::Result<Channel>;
 
-impl Register for TestServer {
+    /// Registers `username` (email `username@example.com`, password `password-of-USERNAME`).
     async fn register(&self, username: &str) -> anyhow::Result<Client> {
         let response = self
             .auth()
@@ -47,11 +44,24 @@ impl Register for TestServer {
             .into_inner();
         let user = response.user.context("no user")?;
         let tokens = response.tokens.context("no tokens")?;
-        Client::new(self.channel().await?, user, tokens)
+        Client::new(self.connect().await?, user, tokens)
     }
 
+    /// A client for the auth service.
     async fn auth(&self) -> anyhow::Result<AuthServiceClient<Channel>> {
-        Ok(AuthServiceClient::new(self.channel().await?))
+        Ok(AuthServiceClient::new(self.connect().await?))
+    }
+}
+
+impl Register for TestServer {
+    async fn connect(&self) -> anyhow::Result<Channel> {
+        self.channel().await
+    }
+}
+
+impl Register for testkit::Daemon {
+    async fn connect(&self) -> anyhow::Result<Channel> {
+        self.channel().await
     }
 }
 

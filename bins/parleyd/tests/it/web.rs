@@ -5,7 +5,8 @@
 //! once against parleyd's in-process grpc-web (plain HTTP), and once over HTTPS through a real Envoy
 //! configured by `deploy/envoy-tls.yaml`, which terminates TLS. `web/e2e/timeline.test.mjs` drives two users
 //! through replies, edits, deletions, reactions, mentions and typing indicators, against the built-in
-//! grpc-web. Screenshots land in `web/e2e/screenshots/`.
+//! grpc-web. A shorter script, `web/e2e/cluster.test.mjs`, has two users on two nodes of a cluster (a
+//! private nats-server) chat in real time. Screenshots land in `web/e2e/screenshots/`.
 //!
 //! The HTTPS run uses certificates the test makes (`testkit::TestCerts`). Chromium is not told to ignore
 //! certificate errors: it is given the server certificate's public key hash
@@ -71,7 +72,7 @@ const CHAT: &str = "e2e/chat.test.mjs";
 /// The line the browser script prints to have the server restarted.
 const RESTART: &str = "PARLEY-E2E restart";
 
-/// Runs a browser scenario (`script`, under `web/`) against `url`, naming its screenshots with `label`, and
+/// Runs a browser script (`script`, under `web/`) against `url`, naming its screenshots with `label`, and
 /// restarts `server` (on `t`'s database, at the same address) when the script asks. `envs` go to the script.
 async fn run_browser(
     script: &str,
@@ -166,6 +167,39 @@ async fn two_browsers_reply_edit_delete_react_mention_and_see_typing() -> anyhow
     let url = server.as_ref().context("server")?.url.clone();
     run_browser("e2e/timeline.test.mjs", &url, "direct-", &t, &mut server, &[]).await?;
     server.context("server")?.stop().await
+}
+
+/// Two browser users on two nodes of a cluster over a private nats-server (`web/e2e/cluster.test.mjs`):
+/// invitations, joins, messages and presence cross between them in real time (the tail check is a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_on_different_nodes_chat_in_real_time() -> anyhow::Result<()> {
+    if !ready(&[]) || !testkit::Nats::available() {
+        return Ok(());
+    }
+    let t = match TestDb::mysql().await {
+        Some(t) => t,
+        None => TestDb::sqlite().await,
+    };
+    let nats = testkit::Nats::start().await?;
+    let clustered = |c: &mut gateway::Config| {
+        configure(c);
+        c.messaging.reconcile_interval = Duration::from_secs(60);
+        c.cluster = Some(gateway::ClusterConfig {
+            heartbeat: Duration::from_millis(200),
+            node_timeout: Duration::from_secs(1),
+            ..gateway::ClusterConfig::new(nats.url())
+        });
+    };
+    let a = TestServer::start_with(&t, clustered).await?;
+    let b = TestServer::start_with(&t, clustered).await?;
+    for node in [&a, &b] {
+        crate::cluster::link_becomes(&node.url, tonic_health::pb::health_check_response::ServingStatus::Serving)
+            .await?;
+    }
+    let (url, mut none) = (a.url.clone(), None);
+    run_browser("e2e/cluster.test.mjs", &url, "", &t, &mut none, &[("PARLEY_E2E_URL_B", &b.url)]).await?;
+    b.stop().await?;
+    a.stop().await
 }
 
 /// `envoy` from PATH.
