@@ -702,7 +702,8 @@ async fn show(s: &mut Session, event: Event, cursors: &mut Vec<(String, i64)>, n
                 println!("[{label}] * {} is typing…", t.username);
             }
         }
-        Event::Heartbeat(_) => {}
+        // Read state is for screens that show unread counts; the follower prints timelines only.
+        Event::Heartbeat(_) | Event::ReadMarker(_) | Event::ReadReceipt(_) => {}
     }
     let _ = std::io::stdout().flush();
 }

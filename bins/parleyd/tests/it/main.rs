@@ -14,6 +14,7 @@ mod grpcurl;
 mod hardening;
 mod messages;
 mod presence;
+mod read;
 mod reasons;
 mod rooms;
 mod server;
