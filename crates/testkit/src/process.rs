@@ -50,6 +50,9 @@ impl Daemon {
         std::thread::spawn(move || {
             let mut found = Some(found);
             for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Kept before it is announced, so that a test that reads the log once the daemon listens
+                // finds the listening line in it.
+                kept.lock().map(|mut l| l.push(line.clone())).ok();
                 if line.contains("listening") {
                     let addr = serde_json::from_str::<serde_json::Value>(&line)
                         .ok()
@@ -59,7 +62,6 @@ impl Daemon {
                         let _ = found.send(addr);
                     }
                 }
-                kept.lock().map(|mut l| l.push(line)).ok();
             }
         });
         match tokio::time::timeout(Duration::from_secs(30), listening).await {
