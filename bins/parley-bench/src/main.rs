@@ -101,6 +101,8 @@ enum Scenario {
     Connections,
     History,
     Logins,
+    Unread,
+    Search,
 }
 
 fn main() -> ExitCode {
@@ -156,6 +158,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Scenario::Connections,
         Scenario::History,
         Scenario::Logins,
+        Scenario::Unread,
+        Scenario::Search,
     ];
     let chosen: Vec<Scenario> = if cli.only.is_empty() { all.to_vec() } else { cli.only };
     let mut rows = Vec::new();
@@ -170,6 +174,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Scenario::Connections => scenarios::connections(&env).await,
             Scenario::History => scenarios::history(&env).await,
             Scenario::Logins => scenarios::logins(&env).await,
+            Scenario::Unread => scenarios::unread(&env).await,
+            Scenario::Search => scenarios::search(&env).await,
         };
         rows.extend(result.map_err(|e| e.context(format!("scenario {scenario:?}")))?);
         eprintln!("{scenario:?} done in {:.1} s", started.elapsed().as_secs_f64());

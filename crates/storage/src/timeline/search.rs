@@ -149,3 +149,14 @@ impl Conn {
         self.insert_all(message_search::table, rows).await
     }
 }
+
+/// The search row of a text message row (for bulk loading; see `bench`).
+#[cfg(feature = "bench")]
+pub(crate) fn search_row(row: &super::NewEntryRow) -> SearchRow {
+    SearchRow {
+        room_id: row.room_id.clone(),
+        seq: row.seq,
+        id: row.id.clone(),
+        search_text: types::text::search_text(&row.body),
+    }
+}
