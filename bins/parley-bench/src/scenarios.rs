@@ -425,10 +425,16 @@ async fn idle_streams(server: &Daemon, room: &Room, n: usize, per_connection: us
     Ok(Idle { per_stream_kib: after.saturating_sub(before) as f64 / n as f64, rss_kib: after })
 }
 
-/// 5. History page latency over a room with a very long timeline, newest page and a deep page.
-pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
-    let s = &env.sizes;
-    let server = env.parleyd(Backend::Mysql).await?;
+/// A user (`sender-0`) and a public room of theirs, to be filled by bulk loading.
+struct Archive {
+    channel: tonic::transport::Channel,
+    reader: load::User,
+    room_id: String,
+    room: types::RoomId,
+    user: types::UserId,
+}
+
+async fn archive(server: &Server) -> anyhow::Result<Archive> {
     let channel = connect(&server.daemon.url).await?;
     let reader = load::register(&channel, "sender", 1).await?.remove(0);
     let request =
@@ -440,8 +446,16 @@ pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
         .room
         .context("no room")?
         .id;
-    let room: types::RoomId = room_id.parse()?;
+    let room = room_id.parse()?;
     let user = first_user(&server.db).await?;
+    Ok(Archive { channel, reader, room_id, room, user })
+}
+
+/// 5. History page latency over a room with a very long timeline, newest page and a deep page.
+pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let server = env.parleyd(Backend::Mysql).await?;
+    let Archive { channel, reader, room_id, room, user } = archive(&server).await?;
     let loading = Instant::now();
     let body = "x".repeat(s.message_size);
     // 4,000 rows of 14 columns a statement: under MySQL's 65,535 placeholders.
@@ -501,8 +515,8 @@ pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
-/// 7. ListRooms for a reader in many rooms, each with unread messages (one naming the reader), on MySQL,
-/// against the same queries run directly.
+/// Scenario 7: ListRooms for a reader in many rooms, each with unread messages (one naming the reader), on
+/// MySQL, against the same queries run directly.
 pub async fn unread(env: &Env) -> anyhow::Result<Vec<Row>> {
     let s = &env.sizes;
     let server = env.parleyd(Backend::Mysql).await?;
@@ -559,24 +573,12 @@ pub async fn unread(env: &Env) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
-/// 8. SearchMessages over a large room on MySQL (a rare word, in one message; a common one, in every
-/// message), against the same query run directly.
+/// Scenario 8: SearchMessages over a large room on MySQL (a rare word, in one message; a common one, in
+/// every message), against the same query run directly.
 pub async fn search(env: &Env) -> anyhow::Result<Vec<Row>> {
     let s = &env.sizes;
     let server = env.parleyd(Backend::Mysql).await?;
-    let channel = connect(&server.daemon.url).await?;
-    let reader = load::register(&channel, "sender", 1).await?.remove(0);
-    let request =
-        CreateRoomRequest { name: "archive".into(), topic: String::new(), visibility: Visibility::Public.into() };
-    let room_id = RoomServiceClient::new(channel.clone())
-        .create_room(bearer(request, &reader.token))
-        .await?
-        .into_inner()
-        .room
-        .context("no room")?
-        .id;
-    let room: types::RoomId = room_id.parse()?;
-    let user = first_user(&server.db).await?;
+    let Archive { channel, reader, room, user, .. } = archive(&server).await?;
     let loading = Instant::now();
     let rare_at = i64::try_from(s.search_messages / 2).unwrap_or(1);
     // Every message has the common word and a few of a 1,000-word vocabulary; one has the rare word.

@@ -76,6 +76,20 @@ pub async fn insert_loop(
     Ok(AtomicU64::load(&inserted, Ordering::Relaxed))
 }
 
+/// The seq ranges (first, last) of `count` new entries of `room`, `batch` at a time, after its last seq.
+async fn batches(conn: &mut Conn, room: RoomId, count: u64, batch: usize) -> Result<Vec<(i64, i64)>> {
+    let query = rooms::table.find(room.as_bytes().as_slice()).select(rooms::last_seq);
+    let mut last: i64 = conn.first(query).await?.ok_or(Error::NotFound("room"))?;
+    let target = last + i64::try_from(count).unwrap_or(i64::MAX);
+    let mut ranges = Vec::new();
+    while last < target {
+        let upto = (last + i64::try_from(batch).unwrap_or(i64::MAX)).min(target);
+        ranges.push((last + 1, upto));
+        last = upto;
+    }
+    Ok(ranges)
+}
+
 /// Appends `count` entries from `sender` to `room` as fast as possible, `batch` rows a transaction,
 /// bypassing every rule (for building a large history). Mostly text messages, with what a lived-in room
 /// has mixed in: every tenth entry an edit of the message before it, every tenth a reaction to a recent
@@ -86,14 +100,11 @@ pub async fn insert_loop(
 /// Database errors.
 pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch: usize, body: &str) -> Result<i64> {
     let mut conn = db.write().await?;
-    let query = rooms::table.find(room.as_bytes().as_slice()).select(rooms::last_seq);
-    let mut last: i64 = conn.first(query).await?.ok_or(Error::NotFound("room"))?;
-    let target = last + i64::try_from(count).unwrap_or(i64::MAX);
-    while last < target {
-        let upto = (last + batch as i64).min(target);
+    let mut last = 0;
+    for (first, upto) in batches(&mut conn, room, count, batch).await? {
         let now = Millis::now().0;
         let (mut entries, mut reacted, mut named) = (Vec::new(), Vec::new(), Vec::new());
-        for seq in last + 1..=upto {
+        for seq in first..=upto {
             let mut entry = row(room, seq, sender, body, now);
             match seq % 10 {
                 4 if seq > 1 => {
@@ -168,15 +179,12 @@ pub async fn bulk_load_searchable(
 ) -> Result<i64> {
     use crate::schema::message_search;
     let mut conn = db.write().await?;
-    let query = rooms::table.find(room.as_bytes().as_slice()).select(rooms::last_seq);
-    let mut last: i64 = conn.first(query).await?.ok_or(Error::NotFound("room"))?;
-    let target = last + i64::try_from(count).unwrap_or(i64::MAX);
-    while last < target {
-        let upto = (last + batch as i64).min(target);
+    let mut last = 0;
+    for (first, upto) in batches(&mut conn, room, count, batch).await? {
         let now = Millis::now().0;
-        let entries: Vec<NewEntryRow> = (last + 1..=upto).map(|seq| row(room, seq, sender, &body(seq), now)).collect();
+        let entries: Vec<NewEntryRow> = (first..=upto).map(|seq| row(room, seq, sender, &body(seq), now)).collect();
         let words: Vec<_> = entries.iter().map(crate::timeline::search_row).collect();
-        let added = upto - last;
+        let added = upto - first + 1;
         conn.transaction(async |tx| {
             tx.insert_entry_rows(entries).await?;
             tx.insert_all(message_search::table, words).await?;

@@ -25,25 +25,16 @@ pub enum SearchScope {
     Room(RoomId),
 }
 
-/// A boolean-mode query for MySQL: every term required, a CJK run as a phrase of its pairs.
-fn mysql_query(terms: &[SearchTerm]) -> String {
+/// The engine's query: every term marked `required` (MySQL's boolean mode says `+`; FTS5 requires every
+/// term by default, and says nothing); a single token bare, a CJK run of several as a quoted phrase of its
+/// pairs in order. A token (lowercase letters and digits, ending in `_`) is a bare word in both syntaxes.
+fn engine_query(terms: &[SearchTerm], required: &str) -> String {
     let parts: Vec<String> = terms
         .iter()
         .map(|t| match t {
-            SearchTerm::Word(w) => format!("+{w}"),
-            SearchTerm::Cjk(tokens) => format!("+\"{}\"", tokens.join(" ")),
-        })
-        .collect();
-    parts.join(" ")
-}
-
-/// An FTS5 query: every term required (implicit AND), each a quoted token or phrase.
-fn sqlite_query(terms: &[SearchTerm]) -> String {
-    let parts: Vec<String> = terms
-        .iter()
-        .map(|t| match t {
-            SearchTerm::Word(w) => format!("\"{w}\""),
-            SearchTerm::Cjk(tokens) => format!("\"{}\"", tokens.join(" ")),
+            SearchTerm::Word(w) => format!("{required}{w}"),
+            SearchTerm::Cjk(tokens) if tokens.len() == 1 => format!("{required}{}", tokens[0]),
+            SearchTerm::Cjk(tokens) => format!("{required}\"{}\"", tokens.join(" ")),
         })
         .collect();
     parts.join(" ")
@@ -70,12 +61,12 @@ impl Conn {
         // The one place the two engines differ: how a row is matched.
         let matches = match self.backend() {
             Backend::Mysql => sql::<Bool>("MATCH (message_search.search_text) AGAINST (")
-                .bind::<Text, _>(mysql_query(terms))
+                .bind::<Text, _>(engine_query(terms, "+"))
                 .sql(" IN BOOLEAN MODE)"),
             Backend::Sqlite => sql::<Bool>(
                 "message_search.doc IN (SELECT rowid FROM message_search_fts WHERE message_search_fts MATCH ",
             )
-            .bind::<Text, _>(sqlite_query(terms))
+            .bind::<Text, _>(engine_query(terms, ""))
             .sql(")"),
         };
         let before = before.map_or_else(|| vec![0xff; 17], |id| id.to_vec());
@@ -113,8 +104,9 @@ mod tests {
     #[test]
     fn queries_require_every_term_and_keep_cjk_runs_in_order() {
         let terms = types::text::search_terms("Tokyo 東京タ");
-        assert_eq!(mysql_query(&terms), "+tokyo_ +\"東京_ 京タ_\"");
-        assert_eq!(sqlite_query(&terms), "\"tokyo_\" \"東京_ 京タ_\"");
+        assert_eq!(engine_query(&terms, "+"), "+tokyo_ +\"東京_ 京タ_\"");
+        assert_eq!(engine_query(&terms, ""), "tokyo_ \"東京_ 京タ_\"");
+        assert_eq!(engine_query(&types::text::search_terms("猫 and"), ""), "猫__ and_");
     }
 }
 
