@@ -1,9 +1,9 @@
-//! `parley-bench`: drives a real parleyd over real gRPC through six scenarios and measures a reference for
+//! `parley-bench`: drives a real parleyd over real gRPC through its scenarios and measures a reference for
 //! each in the same run, because these machines are shared and noisy: only ratios travel.
 //!
 //! ```text
 //! cargo build --release -p parleyd -p parley-bench
-//! target/release/parley-bench                     # all six, at the sizes the targets are stated for
+//! target/release/parley-bench                     # all of them, at the sizes the targets are stated for
 //! target/release/parley-bench --quick             # seconds-long smoke run (CI)
 //! target/release/parley-bench --only latency,fanout --json results.json
 //! ```
@@ -26,7 +26,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use scenarios::{Env, Sizes};
 
-/// Parley's benchmark: six scenarios, each with a same-run reference.
+/// Parley's benchmark: its scenarios, each with a same-run reference.
 #[derive(Parser)]
 #[command(name = "parley-bench", version, about, long_about = None)]
 struct Cli {

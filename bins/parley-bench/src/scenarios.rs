@@ -1,4 +1,4 @@
-//! The six scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
+//! The scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
 //! its reference in the same run.
 
 use std::path::PathBuf;
