@@ -1,9 +1,9 @@
-//! `parley-bench`: drives a real parleyd over real gRPC through seven scenarios and measures a reference for
+//! `parley-bench`: drives a real parleyd over real gRPC through its scenarios and measures a reference for
 //! each in the same run, because these machines are shared and noisy: only ratios travel.
 //!
 //! ```text
 //! cargo build --release -p parleyd -p parley-bench
-//! target/release/parley-bench                     # all seven, at the sizes the targets are stated for
+//! target/release/parley-bench                     # all of them, at the sizes the targets are stated for
 //! target/release/parley-bench --quick             # seconds-long smoke run (CI)
 //! target/release/parley-bench --only latency,fanout --json results.json
 //! ```
@@ -26,7 +26,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use scenarios::{Env, Sizes};
 
-/// Parley's benchmark: seven scenarios, each with a same-run reference.
+/// Parley's benchmark: its scenarios, each with a same-run reference.
 #[derive(Parser)]
 #[command(name = "parley-bench", version, about, long_about = None)]
 struct Cli {
@@ -103,6 +103,8 @@ enum Scenario {
     History,
     Logins,
     Cluster,
+    Unread,
+    Search,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +162,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Scenario::History,
         Scenario::Logins,
         Scenario::Cluster,
+        Scenario::Unread,
+        Scenario::Search,
     ];
     let chosen: Vec<Scenario> = if cli.only.is_empty() { all.to_vec() } else { cli.only };
     let mut rows = Vec::new();
@@ -176,6 +180,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Scenario::History => scenarios::history(&env).await,
             Scenario::Logins => scenarios::logins(&env).await,
             Scenario::Cluster => scenarios::cluster(&env).await,
+            Scenario::Unread => scenarios::unread(&env).await,
+            Scenario::Search => scenarios::search(&env).await,
         };
         rows.extend(result.map_err(|e| e.context(format!("scenario {scenario:?}")))?);
         eprintln!("{scenario:?} done in {:.1} s", started.elapsed().as_secs_f64());

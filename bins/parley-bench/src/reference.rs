@@ -91,6 +91,17 @@ impl MessageService for Broadcast {
         Err(Status::unimplemented("the reference only relays new messages"))
     }
 
+    async fn mark_read(&self, _: Request<MarkReadRequest>) -> Result<Response<MarkReadResponse>, Status> {
+        Err(Status::unimplemented("the reference only relays new messages"))
+    }
+
+    async fn search_messages(
+        &self,
+        _: Request<SearchMessagesRequest>,
+    ) -> Result<Response<SearchMessagesResponse>, Status> {
+        Err(Status::unimplemented("the reference only relays new messages"))
+    }
+
     type SubscribeStream = Events;
 
     async fn subscribe(&self, request: Request<SubscribeRequest>) -> Result<Response<Events>, Status> {

@@ -1,4 +1,4 @@
-//! The seven scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
+//! The scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
 //! its reference in the same run.
 
 use std::path::PathBuf;
@@ -9,8 +9,8 @@ use api::v1::auth_service_client::AuthServiceClient;
 use api::v1::message_service_client::MessageServiceClient;
 use api::v1::room_service_client::RoomServiceClient;
 use api::v1::{
-    CreateRoomRequest, JoinRoomRequest, ListMessagesRequest, LoginRequest, SendMessageRequest, SubscribeRequest,
-    Visibility,
+    CreateRoomRequest, JoinRoomRequest, ListMessagesRequest, ListRoomsRequest, LoginRequest, SearchMessagesRequest,
+    SendMessageRequest, SubscribeRequest, Visibility,
 };
 use hdrhistogram::Histogram;
 use testkit::{Daemon, Nats, TestDb};
@@ -36,6 +36,10 @@ pub struct Sizes {
     pub history_messages: u64,
     pub history_queries: usize,
     pub login_concurrency: usize,
+    /// Rooms of the unread scenario's reader, each with unread messages.
+    pub unread_rooms: usize,
+    /// Messages in the search scenario's room.
+    pub search_messages: u64,
 }
 
 impl Sizes {
@@ -57,6 +61,8 @@ impl Sizes {
             history_queries: 500,
             // Twice the cores: while one login waits for its session's commit, another hashes.
             login_concurrency: 4,
+            unread_rooms: 200,
+            search_messages: 10_000_000,
         }
     }
 
@@ -77,6 +83,8 @@ impl Sizes {
             history_messages: 5_000,
             history_queries: 30,
             login_concurrency: 2,
+            unread_rooms: 20,
+            search_messages: 5_000,
         }
     }
 }
@@ -551,10 +559,16 @@ async fn idle_streams(server: &Daemon, room: &Room, n: usize, per_connection: us
     Ok(Idle { per_stream_kib: after.saturating_sub(before) as f64 / n as f64, rss_kib: after })
 }
 
-/// 5. History page latency over a room with a very long timeline, newest page and a deep page.
-pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
-    let s = &env.sizes;
-    let server = env.parleyd(Backend::Mysql).await?;
+/// A user (`sender-0`) and a public room of theirs, to be filled by bulk loading.
+struct Archive {
+    channel: tonic::transport::Channel,
+    reader: load::User,
+    room_id: String,
+    room: types::RoomId,
+    user: types::UserId,
+}
+
+async fn archive(server: &Server) -> anyhow::Result<Archive> {
     let channel = connect(&server.daemon.url).await?;
     let reader = load::register(&channel, "sender", 1).await?.remove(0);
     let request =
@@ -566,8 +580,16 @@ pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
         .room
         .context("no room")?
         .id;
-    let room: types::RoomId = room_id.parse()?;
+    let room = room_id.parse()?;
     let user = first_user(&server.db).await?;
+    Ok(Archive { channel, reader, room_id, room, user })
+}
+
+/// 5. History page latency over a room with a very long timeline, newest page and a deep page.
+pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let server = env.parleyd(Backend::Mysql).await?;
+    let Archive { channel, reader, room_id, room, user } = archive(&server).await?;
     let loading = Instant::now();
     let body = "x".repeat(s.message_size);
     // 4,000 rows of 14 columns a statement: under MySQL's 65,535 placeholders.
@@ -624,6 +646,124 @@ pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
             Better::Lower,
         )
         .at_most(1.2),
+    ])
+}
+
+/// Scenario 8: ListRooms for a reader in many rooms, each with unread messages (one naming the reader), on
+/// MySQL, against the same queries run directly.
+pub async fn unread(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let server = env.parleyd(Backend::Mysql).await?;
+    let channel = connect(&server.daemon.url).await?;
+    let mut users = load::register(&channel, "sender", 2).await?;
+    let (writer, reader) = (users.remove(0), users.remove(0));
+    let mut rooms = RoomServiceClient::new(channel.clone());
+    let mut messages = MessageServiceClient::new(channel.clone());
+    for i in 0..s.unread_rooms {
+        let request = CreateRoomRequest {
+            name: format!("room {i}"),
+            topic: String::new(),
+            visibility: Visibility::Public.into(),
+        };
+        let id = rooms.create_room(bearer(request, &writer.token)).await?.into_inner().room.context("no room")?.id;
+        rooms.join_room(bearer(JoinRoomRequest { room_id: id.clone() }, &reader.token)).await?;
+        for (n, body) in ["news", "more news", "@sender-1 have a look"].into_iter().enumerate() {
+            let request = SendMessageRequest {
+                room_id: id.clone(),
+                body: body.into(),
+                client_message_id: format!("{i}-{n}"),
+                reply_to_seq: 0,
+            };
+            messages.send_message(bearer(request, &writer.token)).await?;
+        }
+    }
+    let reader_id = server.db.db().read().await?.credentials_by_key("sender-1").await?.context("no reader")?;
+    let reader_id = reader_id.account.user.id;
+    let mut through_parley = Histogram::<u64>::new(3)?;
+    for _ in 0..s.history_queries {
+        let request = ListRoomsRequest { page_size: 200, ..Default::default() };
+        let t = Instant::now();
+        let page = rooms.list_rooms(bearer(request, &reader.token)).await?.into_inner();
+        through_parley.record(micros(t.elapsed()))?;
+        anyhow::ensure!(page.rooms.len() == s.unread_rooms.min(200), "short page");
+        anyhow::ensure!(page.rooms.iter().all(|r| r.unread_count == 3 && r.mention_count == 1), "wrong counts");
+    }
+    let mut conn = server.db.db().read().await?;
+    let mut direct = Histogram::<u64>::new(3)?;
+    for _ in 0..s.history_queries {
+        let t = Instant::now();
+        storage::bench::list_joined(&mut conn, reader_id).await?;
+        direct.record(micros(t.elapsed()))?;
+    }
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let scenario = "8 unread";
+    let n = s.unread_rooms;
+    Ok(vec![
+        Row::new(scenario, &format!("ListRooms p50, {n} rooms unread"), "ms", ms(&through_parley, 0.5), Better::Lower)
+            .reference(ms(&direct, 0.5)),
+        Row::new(scenario, &format!("ListRooms p99, {n} rooms unread"), "ms", ms(&through_parley, 0.99), Better::Lower)
+            .reference(ms(&direct, 0.99))
+            .at_most(20.0),
+    ])
+}
+
+/// Scenario 9: SearchMessages over a large room on MySQL (a rare word, in one message; a common one, in
+/// every message), against the same query run directly.
+pub async fn search(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let s = &env.sizes;
+    let server = env.parleyd(Backend::Mysql).await?;
+    let Archive { channel, reader, room, user, .. } = archive(&server).await?;
+    let loading = Instant::now();
+    let rare_at = i64::try_from(s.search_messages / 2).unwrap_or(1);
+    // Every message has the common word and a few of a 1,000-word vocabulary; one has the rare word.
+    let body = |seq: i64| {
+        let rare = if seq == rare_at { " xylophone" } else { "" };
+        format!("common word{} word{} word{}{rare}", seq % 1000, (seq * 7) % 1000, (seq * 13) % 1000)
+    };
+    storage::bench::bulk_load_searchable(server.db.db(), room, user, s.search_messages, 2_000, body).await?;
+    eprintln!("search: loaded {} messages in {:.0} s", s.search_messages, loading.elapsed().as_secs_f64());
+
+    let mut client = MessageServiceClient::new(channel);
+    let mut through_parley = async |query: &str, want: usize| -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::<u64>::new(3)?;
+        for _ in 0..s.history_queries {
+            let request = SearchMessagesRequest {
+                query: query.into(),
+                room_id: String::new(),
+                page_size: 20,
+                page_token: String::new(),
+            };
+            let t = Instant::now();
+            let page = client.search_messages(bearer(request, &reader.token)).await?.into_inner();
+            h.record(micros(t.elapsed()))?;
+            anyhow::ensure!(page.results.len() == want, "{query}: {} results", page.results.len());
+        }
+        Ok(h)
+    };
+    let rare = through_parley("xylophone", 1).await?;
+    let common = through_parley("common", 20).await?;
+    let mut conn = server.db.db().read().await?;
+    let mut direct = async |query: &str| -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::<u64>::new(3)?;
+        for _ in 0..s.history_queries {
+            let t = Instant::now();
+            storage::bench::search(&mut conn, user, query, 21).await?;
+            h.record(micros(t.elapsed()))?;
+        }
+        Ok(h)
+    };
+    let rare_sql = direct("xylophone").await?;
+    let common_sql = direct("common").await?;
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let scenario = "9 search";
+    let n = s.search_messages;
+    Ok(vec![
+        Row::new(scenario, &format!("rare word p99, {n} messages"), "ms", ms(&rare, 0.99), Better::Lower)
+            .reference(ms(&rare_sql, 0.99))
+            .at_most(50.0),
+        Row::new(scenario, &format!("common word p99, {n} messages"), "ms", ms(&common, 0.99), Better::Lower)
+            .reference(ms(&common_sql, 0.99))
+            .at_most(200.0),
     ])
 }
 

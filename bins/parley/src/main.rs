@@ -127,6 +127,24 @@ enum Command {
     Tail { rooms: Vec<String> },
     /// Show who is online, in a room or among everyone you share a room with.
     Who { room: Option<String> },
+    /// List your rooms with unread messages: how many, and how many of them mention you.
+    Unread,
+    /// Mark a room read, up to its newest entry (or up to --seq).
+    Read {
+        room: String,
+        #[arg(long)]
+        seq: Option<i64>,
+    },
+    /// Find messages with every one of these words, newest first, in all your rooms or in --room.
+    Search {
+        #[arg(required = true, num_args = 1..)]
+        words: Vec<String>,
+        #[arg(long)]
+        room: Option<String>,
+        /// How many results.
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +317,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tail { rooms } => tail(Session::open(store, server).await?, rooms).await,
+        Command::Unread => {
+            let mut s = Session::open(store, server).await?;
+            let rooms = list_rooms(&mut s, ListRoomsScope::Joined, String::new()).await?;
+            output::unread(&rooms);
+            Ok(())
+        }
+        Command::Read { room, seq } => {
+            let mut s = Session::open(store, server).await?;
+            let room = resolve(&mut s, &room).await?;
+            let request = MarkReadRequest { room_id: room.id.clone(), seq: seq.unwrap_or(room.last_seq) };
+            let r =
+                call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).mark_read(r).await }).await?;
+            println!("{} read up to #{}", output::room_label(&room), r.last_read_seq);
+            Ok(())
+        }
+        Command::Search { words, room, limit } => {
+            let mut s = Session::open(store, server).await?;
+            let room_id = match room {
+                Some(room) => resolve(&mut s, &room).await?.id,
+                None => String::new(),
+            };
+            let request =
+                SearchMessagesRequest { query: words.join(" "), room_id, page_size: limit, page_token: String::new() };
+            let r = call(&mut s, request, |c, r| async move { MessageServiceClient::new(c).search_messages(r).await })
+                .await?;
+            let names: HashMap<String, String> = list_rooms(&mut s, ListRoomsScope::Joined, String::new())
+                .await?
+                .iter()
+                .map(|room| (room.id.clone(), output::room_label(room)))
+                .collect();
+            if r.results.is_empty() {
+                println!("nothing found");
+            }
+            for m in r.results.iter().filter_map(|r| r.message.as_ref()) {
+                println!("{}", output::message(m, &names));
+            }
+            Ok(())
+        }
         Command::Who { room } => {
             let mut s = Session::open(store, server).await?;
             let room_id = match room {
@@ -702,7 +758,8 @@ async fn show(s: &mut Session, event: Event, cursors: &mut Vec<(String, i64)>, n
                 println!("[{label}] * {} is typing…", t.username);
             }
         }
-        Event::Heartbeat(_) => {}
+        // Read state is for screens that show unread counts; the follower prints timelines only.
+        Event::Heartbeat(_) | Event::ReadMarker(_) | Event::ReadReceipt(_) => {}
     }
     let _ = std::io::stdout().flush();
 }

@@ -51,6 +51,19 @@ pub fn rooms(rooms: &[Room]) {
     }
 }
 
+/// The rooms with unread messages, with how many and how many mention the user.
+pub fn unread(rooms: &[Room]) {
+    let unread: Vec<&Room> = rooms.iter().filter(|r| r.unread_count > 0).collect();
+    if unread.is_empty() {
+        println!("all read");
+        return;
+    }
+    println!("{:<24}  {:>6}  {:>8}  ID", "ROOM", "UNREAD", "MENTIONS");
+    for r in unread {
+        println!("{:<24}  {:>6}  {:>8}  {}", room_label(r), r.unread_count, r.mention_count, r.id);
+    }
+}
+
 fn status(s: PresenceStatus) -> &'static str {
     match s {
         PresenceStatus::Online => "online",

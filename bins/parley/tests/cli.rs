@@ -132,6 +132,32 @@ db_test!(async fn rooms_and_messages_from_the_command_line(t) {
     Ok(())
 });
 
+db_test!(async fn unread_read_and_search_from_the_command_line(t) {
+    let server = TestServer::start(t).await?;
+    let (alice, bob) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let url = server.url.as_str();
+    ok(url, alice.path(), &["register", "alice", "alice@example.com", "--password-stdin"]).await?;
+    ok(url, bob.path(), &["register", "bob", "bob@example.com", "--password-stdin"]).await?;
+    let a = |args: &'static [&'static str]| ok(url, alice.path(), args);
+    let b = |args: &'static [&'static str]| ok(url, bob.path(), args);
+    a(&["room", "create", "General"]).await?;
+    b(&["room", "join", "general"]).await?;
+    b(&["send", "general", "hello", "@alice"]).await?;
+    b(&["send", "general", "東京で会いましょう"]).await?;
+
+    let unread = a(&["unread"]).await?;
+    assert!(unread.lines().any(|l| l.starts_with("General") && l.contains(" 2 ") && l.contains(" 1 ")), "{unread}");
+    assert_eq!(b(&["unread"]).await?.trim(), "all read");
+    assert!(a(&["read", "general"]).await?.contains("General read up to #4"));
+    assert_eq!(a(&["unread"]).await?.trim(), "all read");
+
+    let found = a(&["search", "HELLO"]).await?;
+    assert!(found.contains("[General] #3 ") && found.contains("bob: hello @alice"), "{found}");
+    assert!(a(&["search", "東京", "--room", "general"]).await?.contains("東京で会いましょう"));
+    assert_eq!(a(&["search", "nowhere"]).await?.trim(), "nothing found");
+    Ok(())
+});
+
 /// A running `parley tail` whose lines can be awaited.
 struct Tail {
     child: std::process::Child,

@@ -25,7 +25,7 @@ use futures::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use types::{Departure, Entry, RoomId, SessionId, Typing, User, UserId, UserPresence};
+use types::{Departure, Entry, ReadMark, RoomId, SessionId, Typing, User, UserId, UserPresence};
 
 pub use tokio::sync::broadcast::error::RecvError;
 
@@ -61,6 +61,14 @@ pub enum Event {
     },
     /// A member started or stopped typing (room topic). Ephemeral: lost ones simply lapse.
     Typing(Arc<Typing>),
+    /// Members' read markers moved (room topic): the marks of a short window, coalesced per room. A lost
+    /// one costs only a late receipt; storage has every marker.
+    ReadReceipts {
+        /// The room.
+        room_id: RoomId,
+        /// Each member's newest marker in the window.
+        marks: Arc<[ReadMark]>,
+    },
     /// The user joined a room; its entries from `after_seq` on concern them (user topic).
     Joined {
         /// The room.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use bus::{Event, Topic};
 use serde::{Deserialize, Serialize};
-use types::{Departure, Entry, NodeId, PresenceStatus, RoomId, SessionId, Typing, User, UserId};
+use types::{Departure, Entry, NodeId, PresenceStatus, ReadMark, RoomId, SessionId, Typing, User, UserId};
 
 /// A message from one node to all.
 #[derive(Debug, Serialize, Deserialize)]
@@ -39,6 +39,8 @@ pub(crate) enum WireEvent {
     Entry(Box<Entry>),
     /// Typing.
     Typing(Typing),
+    /// [`Event::ReadReceipts`].
+    ReadReceipts { room_id: RoomId, marks: Vec<ReadMark> },
     /// [`Event::Joined`].
     Joined { room_id: RoomId, after_seq: i64 },
     /// [`Event::Departed`].
@@ -57,6 +59,7 @@ impl WireEvent {
         Some(match event {
             Event::Entry(entry) => Self::Entry(Box::new(Entry::clone(entry))),
             Event::Typing(typing) => Self::Typing(Typing::clone(typing)),
+            Event::ReadReceipts { room_id, marks } => Self::ReadReceipts { room_id: *room_id, marks: marks.to_vec() },
             Event::Joined { room_id, after_seq } => Self::Joined { room_id: *room_id, after_seq: *after_seq },
             Event::Departed { room_id, seq, reason } => {
                 Self::Departed { room_id: *room_id, seq: *seq, reason: *reason }
@@ -72,6 +75,7 @@ impl WireEvent {
         match self {
             Self::Entry(entry) => Event::Entry(Arc::new(*entry)),
             Self::Typing(typing) => Event::Typing(Arc::new(typing)),
+            Self::ReadReceipts { room_id, marks } => Event::ReadReceipts { room_id, marks: marks.into() },
             Self::Joined { room_id, after_seq } => Event::Joined { room_id, after_seq },
             Self::Departed { room_id, seq, reason } => Event::Departed { room_id, seq, reason },
             Self::Invited { room_id, by } => Event::Invited { room_id, by },

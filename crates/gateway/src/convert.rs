@@ -144,6 +144,10 @@ pub(crate) fn room(view: &rooms::RoomView) -> v1::Room {
         .into(),
         caller_role: to_role(view.caller_role).into(),
         direct_peer: view.direct_peer.as_ref().map(user),
+        last_read_seq: view.read.map_or(0, |r| r.last_read_seq),
+        unread_count: view.read.map_or(0, |r| r.unread_count),
+        mention_count: view.read.map_or(0, |r| r.mention_count),
+        last_message_at: r.last_message_at.map(timestamp),
     }
 }
 
@@ -161,6 +165,7 @@ pub(crate) fn member(m: &Member, status: PresenceStatus) -> v1::Member {
         role: to_role(Some(m.role)).into(),
         joined_at: Some(timestamp(m.joined_at)),
         presence: presence_status(status).into(),
+        last_read_seq: m.last_read_seq,
     }
 }
 
@@ -245,6 +250,16 @@ pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeRespon
             username: t.username.clone(),
             typing: t.typing,
             expires_at: Some(timestamp(t.expires_at)),
+        }),
+        E::ReadMarker { room_id, last_read_seq } => {
+            Event::ReadMarker(v1::ReadMarker { room_id: room_id.to_string(), last_read_seq })
+        }
+        E::ReadReceipts { room_id, marks } => Event::ReadReceipt(v1::ReadReceipt {
+            room_id: room_id.to_string(),
+            receipts: marks
+                .iter()
+                .map(|m| v1::Receipt { user_id: m.user_id.to_string(), last_read_seq: m.last_read_seq })
+                .collect(),
         }),
         E::Heartbeat(at) => Event::Heartbeat(v1::Heartbeat { server_time: Some(timestamp(at)) }),
         E::RoomAdded { room: view, after_seq } => {

@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 
 use storage::Tx;
-use storage::timeline::{MentionRow, SendKey, TailMember};
+use storage::timeline::{MentionRow, SendKey, SenderMark, TailMember};
 use types::{Entry, EntryId, EntryKind, MessageState, Millis, RoomId, UserId};
 
 use crate::mentions;
@@ -89,7 +89,7 @@ pub(crate) async fn store(
         .iter()
         .map(|(room, drafts)| (*room, count(&plan_room(*room, drafts, |_| true, &replies, &earlier).1)))
         .collect();
-    tx.reserve_seqs(&reserved).await?;
+    tx.reserve_seqs(&reserved, now).await?;
     let rooms: Vec<RoomId> = batch.iter().map(|(room, _)| *room).collect();
     let senders: Vec<UserId> = batch
         .iter()
@@ -99,6 +99,7 @@ pub(crate) async fn store(
         .collect();
     let tails = tx.room_tails(&rooms, &senders).await?;
     let mut last_seqs: HashMap<RoomId, i64> = tails.iter().map(|t| (t.room, t.last_seq)).collect();
+    let text_counts: HashMap<RoomId, i64> = tails.iter().map(|t| (t.room, t.text_count)).collect();
     let members: HashSet<(RoomId, UserId)> =
         tails.iter().flat_map(|t| t.members.iter().map(|m| (t.room, m.user))).collect();
     let names: HashMap<UserId, &TailMember> =
@@ -106,6 +107,7 @@ pub(crate) async fn store(
 
     let mut plans = Vec::with_capacity(batch.len());
     let mut stored = Vec::new();
+    let mut marks = Vec::new();
     let mut firsts = Vec::with_capacity(batch.len());
     for ((room, drafts), (_, reserved)) in batch.iter().zip(&reserved) {
         let is_member = |user| members.contains(&(*room, user));
@@ -115,13 +117,18 @@ pub(crate) async fn store(
             firsts.push(stored.len());
             continue;
         };
-        give_back(tx, *room, last_seq, reserved - count(&fresh)).await?;
+        give_back(tx, *room, last_seq, reserved - count(&fresh), fresh.is_empty()).await?;
         firsts.push(stored.len());
         let first_seq = *last_seq - count(&fresh) + 1;
+        // The room's live messages before this batch: those counted after the reservation, less the
+        // batch's own (the reserved count, some of which may have been given back just now).
+        let texts_before = text_counts.get(room).copied().unwrap_or(0) - reserved;
+        marks.extend(sender_marks(*room, &fresh, first_seq, texts_before));
         stored.extend(fresh.iter().zip(first_seq..).map(|(d, seq)| entry(*room, seq, d, &names, now)));
         plans.push(room_plans);
     }
     tx.insert_messages(&stored).await?;
+    tx.mark_senders_read(&marks).await?;
     add_mentions(tx, &mut stored).await?;
     Ok(outcomes(batch, plans, &firsts, &stored, &last_seqs))
 }
@@ -231,13 +238,39 @@ fn plan_room<'d>(
     (plans, fresh)
 }
 
-/// Gives back `unused` numbers reserved for drafts that will not be stored, so the timeline stays gapless.
-async fn give_back(tx: &mut Tx<'_>, room: RoomId, last_seq: &mut i64, unused: i64) -> Result<(), storage::Error> {
+/// Gives back `unused` numbers reserved for drafts that will not be stored, so the timeline stays gapless
+/// (and the room's count of messages true).
+async fn give_back(
+    tx: &mut Tx<'_>,
+    room: RoomId,
+    last_seq: &mut i64,
+    unused: i64,
+    none_stored: bool,
+) -> Result<(), storage::Error> {
     if unused > 0 {
         *last_seq -= unused;
-        tx.set_last_seq(room, *last_seq).await?;
+        tx.give_back_seqs(room, *last_seq, unused, none_stored).await?;
     }
     Ok(())
+}
+
+/// Sending marks the room read for the sender, up to their newest message of the batch: one mark per
+/// sender, with the room's live messages up to it (those before the batch, and the batch's up to it).
+/// Nobody's marker can be past a seq just reserved, so the marker only moves forward.
+fn sender_marks(room: RoomId, fresh: &[&Draft], first_seq: i64, texts_before: i64) -> Vec<SenderMark> {
+    let mut newest: HashMap<UserId, usize> = HashMap::new();
+    for (i, d) in fresh.iter().enumerate() {
+        newest.insert(d.sender_id, i);
+    }
+    let mut marks: Vec<SenderMark> = newest
+        .into_iter()
+        .map(|(user, i)| {
+            let i = i64::try_from(i).unwrap_or(i64::MAX);
+            SenderMark { room, user, seq: first_seq + i, read_count: texts_before + i + 1 }
+        })
+        .collect();
+    marks.sort_by_key(|m| m.user);
+    marks
 }
 
 fn entry(room: RoomId, seq: i64, draft: &Draft, names: &HashMap<UserId, &TailMember>, now: Millis) -> Entry {

@@ -19,6 +19,7 @@ mod batch;
 mod emoji;
 mod error;
 mod mentions;
+mod read;
 mod reconcile;
 mod stream;
 mod typing;
@@ -37,8 +38,8 @@ use tasks::Supervisor;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use types::{
-    Departure, Entry, FieldViolation, Millis, PageSize, RoomId, TimelinePage, Typing, User, UserId, UserPresence,
-    Violations,
+    Departure, Entry, FieldViolation, Millis, PageSize, ReadMark, RoomId, TimelinePage, Typing, User, UserId,
+    UserPresence, Violations,
 };
 
 pub use error::Error;
@@ -80,6 +81,8 @@ pub struct MessagingConfig {
     pub replay_page: usize,
     /// Open Subscribe streams a user may have at once (devices and tabs together).
     pub streams_per_user: usize,
+    /// How often read receipts are published: each room's marks of one interval go out as one event.
+    pub receipt_interval: Duration,
 }
 
 impl Default for MessagingConfig {
@@ -94,6 +97,7 @@ impl Default for MessagingConfig {
             stream_buffer: 64,
             replay_page: 200,
             streams_per_user: 16,
+            receipt_interval: Duration::from_millis(500),
         }
     }
 }
@@ -109,6 +113,20 @@ pub enum StreamEvent {
     Presence(Arc<UserPresence>),
     /// A co-member started or stopped typing.
     Typing(Arc<Typing>),
+    /// The subscriber's own read marker in a room moved (on this device or another).
+    ReadMarker {
+        /// The room.
+        room_id: RoomId,
+        /// The marker.
+        last_read_seq: i64,
+    },
+    /// Co-members' read markers moved (one room's marks of a short window).
+    ReadReceipts {
+        /// The room.
+        room_id: RoomId,
+        /// Each member's newest marker.
+        marks: Arc<[ReadMark]>,
+    },
     /// Nothing happened for a while.
     Heartbeat(Millis),
     /// A room joined while subscribed to all rooms; its entries after `after_seq` follow.
@@ -149,6 +167,7 @@ struct Inner {
     writers: writer::Writers,
     streams: limits::StreamLimit,
     typing: typing::Board,
+    receipts: Arc<read::Receipts>,
     stopping: CancellationToken,
 }
 
@@ -184,7 +203,10 @@ impl Messaging {
         let stopping = supervisor.stopping().clone();
         let streams = limits::StreamLimit::new(config.streams_per_user);
         let typing = typing::Board::default();
-        Self { inner: Arc::new(Inner { db, bus, rooms, auth, config, writers, streams, typing, stopping }) }
+        let receipts = Arc::new(read::Receipts::default());
+        read::spawn(receipts.clone(), bus.clone(), config.receipt_interval, supervisor);
+        let inner = Inner { db, bus, rooms, auth, config, writers, streams, typing, receipts, stopping };
+        Self { inner: Arc::new(inner) }
     }
 
     /// Appends a text message from `who` to `room` (a reply to the message at `reply_to_seq`, if given) and
@@ -224,6 +246,7 @@ impl Messaging {
         match answer.await.map_err(|_| Error::Interrupted)?? {
             Appended::Stored(entry) => {
                 self.sent_message(&entry);
+                self.inner.receipts.mark(room, who, entry.seq);
                 Ok(entry)
             }
             Appended::Duplicate(entry) if entry.kind == types::EntryKind::Text => Ok(entry),

@@ -23,7 +23,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_stream::StreamExt as _;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::ReceiverStream;
-use types::{Departure, Entry, EntryKind, Millis, RoomId, UserId};
+use types::{Departure, Entry, EntryKind, Millis, ReadMark, RoomId, UserId};
 
 use crate::{Error, Inner, StreamEvent};
 
@@ -267,13 +267,36 @@ impl Task {
             Ok(Event::Typing(typing)) if typing.user_id != self.who.user_id => {
                 self.send(StreamEvent::Typing(typing)).await
             }
-            // Overflowed while the subscriber was slow: storage has everything.
+            Ok(Event::ReadReceipts { room_id, marks }) => self.on_receipts(room_id, marks).await,
+            // Overflowed while the subscriber was slow: storage has everything (the marker too, which a
+            // lost receipt event may have carried).
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(%room, missed, "subscriber lagged; catching up from storage");
-                self.catch_up(room, i64::MAX).await
+                self.catch_up(room, i64::MAX).await?;
+                if !self.cursors.contains_key(&room) {
+                    return Ok(());
+                }
+                let (db, me) = (&self.inner.db, self.who.user_id);
+                let marker = Box::pin(async { db.read().await?.read_marker(room, me).await }).await?;
+                match marker {
+                    Some(last_read_seq) => self.send(StreamEvent::ReadMarker { room_id: room, last_read_seq }).await,
+                    None => Ok(()),
+                }
             }
             Ok(_) | Err(RecvError::Closed) => Ok(()),
         }
+    }
+
+    /// Splits a room's receipts: the subscriber's own mark goes out as their marker, the co-members' as
+    /// one receipts event.
+    async fn on_receipts(&mut self, room_id: RoomId, marks: Arc<[ReadMark]>) -> Result<(), Stop> {
+        let me = self.who.user_id;
+        let Some(own) = marks.iter().find(|m| m.user_id == me).copied() else {
+            return self.send(StreamEvent::ReadReceipts { room_id, marks }).await;
+        };
+        self.send(StreamEvent::ReadMarker { room_id, last_read_seq: own.last_read_seq }).await?;
+        let others: Arc<[ReadMark]> = marks.iter().filter(|m| m.user_id != me).copied().collect();
+        if others.is_empty() { Ok(()) } else { self.send(StreamEvent::ReadReceipts { room_id, marks: others }).await }
     }
 
     async fn on_user_event(&mut self, event: Result<Event, RecvError>) -> Result<(), Stop> {

@@ -25,7 +25,7 @@ use bus::{Bus, Event, Topic};
 use storage::rooms::Listing;
 use storage::{Conn, Db};
 use types::page::{decode_token, encode_token};
-use types::{Entry, Member, PageSize, Role, Room, RoomId, RoomKind, User, UserId, Visibility};
+use types::{Entry, Member, PageSize, ReadState, Role, Room, RoomId, RoomKind, User, UserId, Visibility};
 
 pub use error::Error;
 use error::invalid;
@@ -42,6 +42,8 @@ pub struct RoomView {
     pub caller_role: Option<Role>,
     /// For direct rooms: the other participant.
     pub direct_peer: Option<User>,
+    /// The viewer's read state; `None` when not a member.
+    pub read: Option<ReadState>,
 }
 
 /// Which rooms [`Rooms::list`] returns.
@@ -159,12 +161,17 @@ impl Rooms {
         let roles = conn.roles(who, &ids).await?;
         let direct: Vec<RoomId> = rooms.iter().filter(|r| r.kind == RoomKind::Direct).map(|r| r.id).collect();
         let peers: HashMap<RoomId, User> = conn.other_members(who, &direct).await?.into_iter().collect();
+        // Kept counts, read in one statement for the page, plus the unread mentions: never a count of
+        // messages per room (see `Conn::read_states`).
+        let joined: Vec<RoomId> = ids.iter().filter(|id| roles.contains_key(id)).copied().collect();
+        let reads = conn.read_states(who, &joined).await?;
         let next = if more { rooms.last().map(|r| encode_token(name, &r.id.to_string())) } else { None };
         let views = rooms
             .into_iter()
             .map(|room| RoomView {
                 caller_role: roles.get(&room.id).copied(),
                 direct_peer: peers.get(&room.id).cloned(),
+                read: reads.get(&room.id).copied(),
                 room,
             })
             .collect();
@@ -213,12 +220,14 @@ impl Rooms {
     }
 
     async fn view(&self, who: UserId, room: Room, caller_role: Option<Role>) -> Result<RoomView, Error> {
+        let mut conn = self.db.read().await?;
         let direct_peer = if room.kind == RoomKind::Direct {
-            self.db.read().await?.other_members(who, &[room.id]).await?.pop().map(|(_, u)| u)
+            conn.other_members(who, &[room.id]).await?.pop().map(|(_, u)| u)
         } else {
             None
         };
-        Ok(RoomView { room, caller_role, direct_peer })
+        let read = if caller_role.is_some() { conn.read_states(who, &[room.id]).await?.remove(&room.id) } else { None };
+        Ok(RoomView { room, caller_role, direct_peer, read })
     }
 
     async fn user_by_name(&self, username: &str) -> Result<User, Error> {

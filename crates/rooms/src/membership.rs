@@ -102,7 +102,7 @@ impl Rooms {
             .await?;
         tracing::info!(room_id = %id, "room created");
         self.published(&change, Some((who, Event::Joined { room_id: id, after_seq: 0 })));
-        Ok(RoomView { room: change.room, caller_role: Some(Role::Owner), direct_peer: None })
+        self.view(who, change.room, Some(Role::Owner)).await
     }
 
     /// Makes `who` a member of a public room, or of a private room they are invited to (using the
@@ -344,7 +344,7 @@ impl Rooms {
         // refuses ours and the second read finds theirs.
         for _ in 0..2 {
             if let Some(room) = self.db.read().await?.direct_room(&key).await? {
-                return Ok(RoomView { room, caller_role: Some(Role::Member), direct_peer: Some(peer) });
+                return self.view(who, room, Some(Role::Member)).await;
             }
             match self.create_direct(&key, who, peer.id).await {
                 Ok(change) => {
@@ -352,11 +352,7 @@ impl Rooms {
                     self.bus
                         .publish(bus::Topic::User(peer.id), Event::Joined { room_id: change.room.id, after_seq: 0 });
                     tracing::info!(room_id = %change.room.id, "direct room created");
-                    return Ok(RoomView {
-                        room: change.room,
-                        caller_role: Some(Role::Member),
-                        direct_peer: Some(peer),
-                    });
+                    return self.view(who, change.room, Some(Role::Member)).await;
                 }
                 Err(Error::Storage(storage::Error::AlreadyExists(_))) => continue,
                 Err(e) => return Err(e),

@@ -76,6 +76,20 @@ pub async fn insert_loop(
     Ok(AtomicU64::load(&inserted, Ordering::Relaxed))
 }
 
+/// The seq ranges (first, last) of `count` new entries of `room`, `batch` at a time, after its last seq.
+async fn batches(conn: &mut Conn, room: RoomId, count: u64, batch: usize) -> Result<Vec<(i64, i64)>> {
+    let query = rooms::table.find(room.as_bytes().as_slice()).select(rooms::last_seq);
+    let mut last: i64 = conn.first(query).await?.ok_or(Error::NotFound("room"))?;
+    let target = last + i64::try_from(count).unwrap_or(i64::MAX);
+    let mut ranges = Vec::new();
+    while last < target {
+        let upto = (last + i64::try_from(batch).unwrap_or(i64::MAX)).min(target);
+        ranges.push((last + 1, upto));
+        last = upto;
+    }
+    Ok(ranges)
+}
+
 /// Appends `count` entries from `sender` to `room` as fast as possible, `batch` rows a transaction,
 /// bypassing every rule (for building a large history). Mostly text messages, with what a lived-in room
 /// has mixed in: every tenth entry an edit of the message before it, every tenth a reaction to a recent
@@ -86,14 +100,11 @@ pub async fn insert_loop(
 /// Database errors.
 pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch: usize, body: &str) -> Result<i64> {
     let mut conn = db.write().await?;
-    let query = rooms::table.find(room.as_bytes().as_slice()).select(rooms::last_seq);
-    let mut last: i64 = conn.first(query).await?.ok_or(Error::NotFound("room"))?;
-    let target = last + i64::try_from(count).unwrap_or(i64::MAX);
-    while last < target {
-        let upto = (last + batch as i64).min(target);
+    let mut last = 0;
+    for (first, upto) in batches(&mut conn, room, count, batch).await? {
         let now = Millis::now().0;
         let (mut entries, mut reacted, mut named) = (Vec::new(), Vec::new(), Vec::new());
-        for seq in last + 1..=upto {
+        for seq in first..=upto {
             let mut entry = row(room, seq, sender, body, now);
             match seq % 10 {
                 4 if seq > 1 => {
@@ -150,4 +161,62 @@ pub async fn history_page(
 ) -> Result<usize> {
     let page = before_seq.map_or(TimelinePage::Latest, TimelinePage::Before);
     Ok(conn.page(room, page, limit, Some(viewer)).await?.0.len())
+}
+
+/// Appends `count` text messages from `sender` to `room`, `batch` a transaction, with the search index
+/// kept as the server keeps it (for the search benchmark); message `seq` has the body `body(seq)`.
+/// Returns the new last seq.
+///
+/// # Errors
+/// Database errors.
+pub async fn bulk_load_searchable(
+    db: &Db,
+    room: RoomId,
+    sender: UserId,
+    count: u64,
+    batch: usize,
+    body: impl Fn(i64) -> String,
+) -> Result<i64> {
+    use crate::schema::message_search;
+    let mut conn = db.write().await?;
+    let mut last = 0;
+    for (first, upto) in batches(&mut conn, room, count, batch).await? {
+        let now = Millis::now().0;
+        let entries: Vec<NewEntryRow> = (first..=upto).map(|seq| row(room, seq, sender, &body(seq), now)).collect();
+        let words: Vec<_> = entries.iter().map(crate::timeline::search_row).collect();
+        let added = upto - first + 1;
+        conn.transaction(async |tx| {
+            tx.insert_entry_rows(entries).await?;
+            tx.insert_all(message_search::table, words).await?;
+            tx.set_last_seq(room, upto).await?;
+            let texts =
+                diesel::update(rooms::table.find(room.to_vec())).set(rooms::text_count.eq(rooms::text_count + added));
+            tx.execute(texts).await.map(|_| ())
+        })
+        .await?;
+        last = upto;
+    }
+    Ok(last)
+}
+
+/// The first page of `user`'s joined rooms with their read state, by exactly the queries the server runs
+/// for ListRooms (the reference for the unread benchmark). Returns how many rooms.
+///
+/// # Errors
+/// Database errors.
+pub async fn list_joined(conn: &mut Conn, user: UserId) -> Result<usize> {
+    let (rooms, _) = conn.list_rooms(crate::rooms::Listing::Joined(user), None, None, 200).await?;
+    let ids: Vec<RoomId> = rooms.iter().map(|r| r.id).collect();
+    conn.roles(user, &ids).await?;
+    Ok(conn.read_states(user, &ids).await?.len())
+}
+
+/// One page of search results for `user` by exactly the query the server runs (the reference for the
+/// search benchmark). Returns how many were found.
+///
+/// # Errors
+/// Database errors.
+pub async fn search(conn: &mut Conn, user: UserId, query: &str, limit: usize) -> Result<usize> {
+    let terms = types::text::search_terms(query);
+    Ok(conn.search(crate::timeline::SearchScope::Member(user), &terms, None, limit, user).await?.len())
 }

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use types::{Member, Millis, Role, Room, RoomId, RoomKind, User, UserId, Visibility};
+use types::{Member, Millis, ReadState, Role, Room, RoomId, RoomKind, User, UserId, Visibility};
 
 use crate::codes;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result, is_unique_violation};
-use crate::schema::{invites, memberships, rooms, users};
+use crate::schema::{invites, memberships, mentions, messages, rooms, users};
 use crate::users::{UserRow, user_columns, user_from_row};
 
 /// A room to create.
@@ -60,6 +60,7 @@ fn room_columns() -> _ {
         rooms::created_at,
         rooms::member_count,
         rooms::last_seq,
+        rooms::last_message_at,
     )
 }
 
@@ -74,6 +75,7 @@ struct RoomRow {
     created_at: i64,
     member_count: i64,
     last_seq: i64,
+    last_message_at: Option<i64>,
 }
 
 impl RoomRow {
@@ -88,6 +90,7 @@ impl RoomRow {
             created_at: Millis(self.created_at),
             member_count: self.member_count,
             last_seq: self.last_seq,
+            last_message_at: self.last_message_at.map(Millis),
         })
     }
 }
@@ -107,6 +110,8 @@ struct NewRoomRow<'a> {
     created_at: i64,
     member_count: i64,
     last_seq: i64,
+    text_count: i64,
+    last_message_at: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -117,6 +122,8 @@ struct MembershipRow<'a> {
     role: i16,
     joined_at: i64,
     joined_seq: i64,
+    last_read_seq: i64,
+    read_count: i64,
 }
 
 #[derive(Insertable)]
@@ -277,19 +284,88 @@ impl Conn {
             .filter(memberships::joined_seq.gt(after_seq))
             .order(memberships::joined_seq.asc())
             .limit(fetch)
-            .select((user_columns(), memberships::role, memberships::joined_at, memberships::joined_seq));
-        let rows: Vec<(UserRow, i16, i64, i64)> = self.load(query).await?;
+            .select((
+                user_columns(),
+                memberships::role,
+                memberships::joined_at,
+                memberships::joined_seq,
+                memberships::last_read_seq,
+            ));
+        let rows: Vec<(UserRow, i16, i64, i64, i64)> = self.load(query).await?;
         let has_more = rows.len() > limit;
         let members = rows
             .into_iter()
             .take(limit)
-            .map(|(user, role, joined_at, seq)| {
-                let member =
-                    Member { user: user_from_row(user)?, role: codes::to_role(role)?, joined_at: Millis(joined_at) };
+            .map(|(user, role, joined_at, seq, last_read_seq)| {
+                let member = Member {
+                    user: user_from_row(user)?,
+                    role: codes::to_role(role)?,
+                    joined_at: Millis(joined_at),
+                    last_read_seq,
+                };
                 Ok((member, seq))
             })
             .collect::<Result<_>>()?;
         Ok((members, has_more))
+    }
+
+    /// `user`'s read state in each of these rooms where they are a member: two small queries whatever the
+    /// number of rooms, the first reading one membership row and one room row per room (the counts are kept,
+    /// not counted), the second counting only the unread messages that mention `user` (by the `mentions`
+    /// index on user).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn read_states(&mut self, user: UserId, rooms: &[RoomId]) -> Result<HashMap<RoomId, ReadState>> {
+        if rooms.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys = keys(rooms);
+        let query = memberships::table
+            .inner_join(rooms::table)
+            .filter(memberships::user_id.eq(user.as_bytes().as_slice()))
+            .filter(memberships::room_id.eq_any(&keys))
+            .select((memberships::room_id, memberships::last_read_seq, rooms::text_count, memberships::read_count));
+        let rows: Vec<(Vec<u8>, i64, i64, i64)> = self.load(query).await?;
+        let mut states = rows
+            .into_iter()
+            .map(|(room, last_read_seq, texts, read)| {
+                let unread_count = (texts - read).max(0);
+                Ok((RoomId::from_slice(&room)?, ReadState { last_read_seq, unread_count, mention_count: 0 }))
+            })
+            .collect::<Result<HashMap<_, _>>>()?;
+        // Mentions of `user` after their marker in text messages (an edit entry's own mention rows are not
+        // a message of their own).
+        let named = mentions::table
+            .inner_join(
+                memberships::table.on(memberships::room_id
+                    .eq(mentions::room_id)
+                    .and(memberships::user_id.eq(mentions::user_id))
+                    .and(mentions::seq.gt(memberships::last_read_seq))),
+            )
+            .inner_join(
+                messages::table.on(messages::room_id.eq(mentions::room_id).and(messages::seq.eq(mentions::seq))),
+            )
+            .filter(mentions::user_id.eq(user.as_bytes().as_slice()))
+            .filter(mentions::room_id.eq_any(&keys))
+            .filter(messages::kind.eq(codes::entry_kind(types::EntryKind::Text)))
+            .group_by(mentions::room_id)
+            .select((mentions::room_id, diesel::dsl::count_star()));
+        let counts: Vec<(Vec<u8>, i64)> = self.load(named).await?;
+        for (room, count) in counts {
+            if let Some(state) = states.get_mut(&RoomId::from_slice(&room)?) {
+                state.mention_count = count;
+            }
+        }
+        Ok(states)
+    }
+
+    /// `user`'s read marker in `room`, if a member.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn read_marker(&mut self, room: RoomId, user: UserId) -> Result<Option<i64>> {
+        self.first(memberships::table.find(member_key(room, user)).select(memberships::last_read_seq)).await
     }
 
     /// The rooms `user` is a member of.
@@ -349,6 +425,8 @@ impl Tx<'_> {
             created_at: new.created_at.0,
             member_count: 0,
             last_seq: 0,
+            text_count: 0,
+            last_message_at: None,
         };
         match self.execute(diesel::insert_into(rooms::table).values(row)).await {
             Err(Error::Query(e)) if is_unique_violation(&e, "direct_key") => Err(Error::AlreadyExists("direct room")),
@@ -356,8 +434,10 @@ impl Tx<'_> {
         }
     }
 
-    /// Makes `user` a member with `role`, joined at `joined_at` by the timeline entry `joined_seq`. (The
-    /// room's `member_count` moves with the entry: see [`Tx::append`].)
+    /// Makes `user` a member with `role`, joined at `joined_at` by the timeline entry `joined_seq`, with
+    /// everything before the join read. (The room's `member_count` moves with the entry: see
+    /// [`Tx::append`].) Call it under the room's lock ([`Tx::lock_room`]), which keeps the room's count of
+    /// messages, copied here, from moving meanwhile.
     ///
     /// # Errors
     /// Database errors only.
@@ -369,12 +449,16 @@ impl Tx<'_> {
         joined_at: Millis,
         joined_seq: i64,
     ) -> Result<()> {
+        let texts = rooms::table.find(room.as_bytes().as_slice()).select(rooms::text_count);
+        let read_count = self.first::<i64, _>(texts).await?.unwrap_or(0);
         let row = MembershipRow {
             room_id: room.as_bytes(),
             user_id: user.as_bytes(),
             role: codes::role(role),
             joined_at: joined_at.0,
             joined_seq,
+            last_read_seq: joined_seq,
+            read_count,
         };
         self.execute(diesel::insert_into(memberships::table).values(row)).await?;
         Ok(())
@@ -432,5 +516,42 @@ impl Tx<'_> {
     /// Database errors only.
     pub async fn delete_invite(&mut self, room: RoomId, user: UserId) -> Result<bool> {
         Ok(self.execute(diesel::delete(invites::table.find(member_key(room, user)))).await? > 0)
+    }
+
+    /// Moves `user`'s read marker in `room` to `seq`, with `read_count` the room's text messages not
+    /// deleted up to it (see [`Conn::read_states`]). The caller holds the room's lock and has checked that
+    /// the marker moves forward.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn set_read_marker(&mut self, room: RoomId, user: UserId, seq: i64, read_count: i64) -> Result<()> {
+        let update = diesel::update(memberships::table.find(member_key(room, user)))
+            .set((memberships::last_read_seq.eq(seq), memberships::read_count.eq(read_count)));
+        self.execute(update).await?;
+        Ok(())
+    }
+
+    /// How many text messages of `room` are not deleted (kept in `rooms.text_count`).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn text_count(&mut self, room: RoomId) -> Result<i64> {
+        let query = rooms::table.find(room.as_bytes().as_slice()).select(rooms::text_count);
+        Ok(self.first(query).await?.unwrap_or(0))
+    }
+
+    /// How many text messages of `room` after `seq` are not deleted: one range of the primary key, from
+    /// `seq` to the end (a marker usually moves to or near the end).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn live_texts_after(&mut self, room: RoomId, seq: i64) -> Result<i64> {
+        let query = messages::table
+            .filter(messages::room_id.eq(room.as_bytes().as_slice()))
+            .filter(messages::seq.gt(seq))
+            .filter(messages::kind.eq(codes::entry_kind(types::EntryKind::Text)))
+            .filter(messages::deleted_at.is_null())
+            .count();
+        Ok(self.first(query).await?.unwrap_or(0))
     }
 }

@@ -49,6 +49,8 @@ diesel::table! {
         created_at -> BigInt,
         member_count -> BigInt,
         last_seq -> BigInt,
+        text_count -> BigInt,
+        last_message_at -> Nullable<BigInt>,
     }
 }
 
@@ -59,6 +61,8 @@ diesel::table! {
         role -> SmallInt,
         joined_at -> BigInt,
         joined_seq -> BigInt,
+        last_read_seq -> BigInt,
+        read_count -> BigInt,
     }
 }
 
@@ -110,6 +114,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    message_search (room_id, seq) {
+        room_id -> Binary,
+        seq -> BigInt,
+        id -> Binary,
+        search_text -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(memberships -> rooms (room_id));
@@ -129,4 +142,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     reactions,
     mentions,
+    message_search,
 );

@@ -15,8 +15,8 @@ mod wire;
 pub use error::{DomainError, ErrorCode, FieldViolation, Reason, Violations};
 pub use id::{EntryId, IdError, NodeId, RoomId, SessionId, UserId};
 pub use model::{
-    Account, Departure, Entry, EntryKind, Member, MessageState, PresenceStatus, Reaction, Role, Room, RoomKind,
-    Subject, Typing, User, UserPresence, Visibility,
+    Account, Departure, Entry, EntryKind, Member, MessageState, PresenceStatus, Reaction, ReadMark, ReadState, Role,
+    Room, RoomKind, Subject, Typing, User, UserPresence, Visibility,
 };
 pub use page::{PageSize, TimelinePage};
 pub use time::Millis;

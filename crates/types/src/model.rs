@@ -75,6 +75,28 @@ pub struct Room {
     pub member_count: i64,
     /// The seq of the newest timeline entry, 0 when the timeline is empty.
     pub last_seq: i64,
+    /// When its newest text message was stored; `None` before the first.
+    pub last_message_at: Option<Millis>,
+}
+
+/// How far one member has read a room, and what is left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadState {
+    /// The member's read marker: everything up to this seq is read. Never moves back.
+    pub last_read_seq: i64,
+    /// Text messages after the marker that are not deleted (the member's own are always before it).
+    pub unread_count: i64,
+    /// Those of them that mention the member.
+    pub mention_count: i64,
+}
+
+/// A member's read marker in a room, as receipts carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ReadMark {
+    /// The member.
+    pub user_id: UserId,
+    /// Their marker.
+    pub last_read_seq: i64,
 }
 
 /// A user's membership of a room.
@@ -86,6 +108,8 @@ pub struct Member {
     pub role: Role,
     /// When they (last) joined.
     pub joined_at: Millis,
+    /// Their read marker (read receipts, visible to co-members).
+    pub last_read_seq: i64,
 }
 
 /// Why a user's membership of a room ended.

@@ -1,4 +1,5 @@
-//! How text is compared: the normalised keys that make usernames unique and room names searchable.
+//! How text is compared: the normalised keys that make usernames unique and room names searchable, and the
+//! tokens that make message bodies searchable.
 
 use caseless::default_case_fold_str;
 use unicode_normalization::UnicodeNormalization;
@@ -15,9 +16,117 @@ pub fn search_key(text: &str) -> String {
     folded.nfkc().collect()
 }
 
+/// The longest token the search index keeps, in characters (longer words are cut to it, in the text and in
+/// queries alike; InnoDB drops tokens over 84).
+const MAX_TOKEN_CHARS: usize = 40;
+
+/// Whether `c` is written without spaces between words (Han, kana, Hangul), so that words are found by
+/// their characters rather than by separators.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF        // Hiragana, Katakana
+        | 0x3400..=0x4DBF      // CJK Extension A
+        | 0x4E00..=0x9FFF      // CJK Unified Ideographs
+        | 0xAC00..=0xD7AF      // Hangul syllables
+        | 0xF900..=0xFAFF      // CJK compatibility ideographs
+        | 0x20000..=0x2FA1F    // CJK Extensions B.. and compatibility supplement
+    )
+}
+
+/// One search token as the index stores it: at least three characters and ending in `_`, so that neither
+/// InnoDB's minimum token size (3) nor its stop words ("the", "a"…) drop it. A word never contains `_`
+/// (it separates words), so the marker cannot collide with text.
+fn token(word: &str) -> String {
+    let mut t: String = word.chars().take(MAX_TOKEN_CHARS).collect();
+    let pad = 3usize.saturating_sub(t.chars().count()).max(1);
+    t.extend(std::iter::repeat_n('_', pad));
+    t
+}
+
+/// A run of text split into search terms: a word of letters and digits is one term; a run of CJK
+/// characters gives each character, and each pair of neighbours, as terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchTerm {
+    /// A word, matched whole.
+    Word(String),
+    /// A run of CJK characters: found where these tokens (its pairs, or its one character) appear in order.
+    Cjk(Vec<String>),
+}
+
+/// Splits folded `text` into words and CJK runs.
+fn runs(text: &str) -> Vec<(bool, Vec<char>)> {
+    let mut out: Vec<(bool, Vec<char>)> = Vec::new();
+    for c in search_key(text).chars() {
+        let cjk = is_cjk(c);
+        if !(cjk || c.is_alphanumeric()) {
+            out.push((false, Vec::new()));
+            continue;
+        }
+        match out.last_mut() {
+            Some((was_cjk, run)) if *was_cjk == cjk => run.push(c),
+            _ => out.push((cjk, vec![c])),
+        }
+    }
+    out.retain(|(_, run)| !run.is_empty());
+    out
+}
+
+fn pairs(run: &[char]) -> Vec<String> {
+    run.windows(2).map(|w| token(&w.iter().collect::<String>())).collect()
+}
+
+/// A message body as the search index takes it: the tokens of its words, and of each CJK run its single
+/// characters and its pairs, separated by spaces. Folded like [`search_key`], so search ignores case and
+/// width.
+pub fn search_text(body: &str) -> String {
+    let mut tokens = Vec::new();
+    for (cjk, run) in runs(body) {
+        if cjk {
+            tokens.extend(run.iter().map(|c| token(&c.to_string())));
+            tokens.extend(pairs(&run));
+        } else {
+            tokens.push(token(&run.iter().collect::<String>()));
+        }
+    }
+    tokens.join(" ")
+}
+
+/// A search query as terms that must all be found, in the form of [`search_text`]'s tokens: a word is
+/// one token; a CJK run of one character that character, a longer run its pairs, in order.
+pub fn search_terms(query: &str) -> Vec<SearchTerm> {
+    runs(query)
+        .into_iter()
+        .map(|(cjk, run)| match (cjk, run.len()) {
+            (false, _) => SearchTerm::Word(token(&run.iter().collect::<String>())),
+            (true, 1) => SearchTerm::Cjk(vec![token(&run[0].to_string())]),
+            (true, _) => SearchTerm::Cjk(pairs(&run)),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_text_folds_case_and_splits_cjk_into_characters_and_pairs() {
+        assert_eq!(search_text("Hello, the WORLD!"), "hello_ the_ world_");
+        assert_eq!(search_text("a I"), "a__ i__");
+        assert_eq!(search_text("東京タワー"), "東__ 京__ タ__ ワ__ ー__ 東京_ 京タ_ タワ_ ワー_");
+        assert_eq!(search_text("meet 東京 at 9"), "meet_ 東__ 京__ 東京_ at_ 9__");
+        assert_eq!(search_text("snake_case"), "snake_ case_");
+    }
+
+    #[test]
+    fn search_terms_are_the_texts_tokens() {
+        assert_eq!(search_terms("Hello"), vec![SearchTerm::Word("hello_".into())]);
+        assert_eq!(search_terms("京"), vec![SearchTerm::Cjk(vec!["京__".into()])]);
+        assert_eq!(
+            search_terms("東京 tower"),
+            vec![SearchTerm::Cjk(vec!["東京_".into()]), SearchTerm::Word("tower_".into())]
+        );
+        assert!(search_terms(" ,.!").is_empty());
+    }
 
     #[test]
     fn case_and_width_variants_share_a_key() {

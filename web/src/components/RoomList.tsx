@@ -1,4 +1,5 @@
-// One list of rooms in the sidebar, with unread badges and, for direct conversations, the peer's presence.
+// One list of rooms in the sidebar, with unread badges (highlighted when a message mentions the user) and,
+// for direct conversations, the peer's presence.
 
 import { Visibility } from "../gen/chat/v1/rooms_pb";
 import { useChat } from "../hooks/useChat";
@@ -19,7 +20,7 @@ export function RoomList({ title, rooms }: { title: string; rooms: RoomState[] }
           return (
             <li key={r.room.id}>
               <button
-                className={`room-item ${active ? "active" : ""} ${unread ? "has-unread" : ""}`}
+                className={`room-item ${active ? "active" : ""} ${unread ? "has-unread" : ""} ${r.mentions ? "has-mention" : ""}`}
                 aria-current={active ? "page" : undefined}
                 data-testid="room-item"
                 onClick={() => act(() => store.open(r.room.id))}
@@ -34,6 +35,12 @@ export function RoomList({ title, rooms }: { title: string; rooms: RoomState[] }
                 <span className="name" title={peer ? `@${peer.username}` : undefined}>
                   {roomTitle(r.room, user.id)}
                 </span>
+                {r.mentions > 0 && (
+                  <span className="badge mention" data-testid="mentions" data-count={r.mentions}>
+                    @{r.mentions}
+                    <span className="visually-hidden"> {r.mentions === 1 ? "mention" : "mentions"}</span>
+                  </span>
+                )}
                 {unread && (
                   <span className="badge" data-testid="unread" data-count={unread}>
                     {unread}

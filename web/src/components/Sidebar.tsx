@@ -8,6 +8,7 @@ import { useChat } from "../hooks/useChat";
 import type { DialogName } from "./dialogs/Dialogs";
 import { Invitations } from "./Invitations";
 import { RoomList } from "./RoomList";
+import { SearchBox } from "./SearchBox";
 
 export function Sidebar({ onDialog }: { onDialog: (name: DialogName) => void }) {
   const { snap, user } = useChat();
@@ -30,6 +31,7 @@ export function Sidebar({ onDialog }: { onDialog: (name: DialogName) => void }) 
         <button onClick={() => onDialog("directory")}>Browse</button>
         <button onClick={() => onDialog("direct")}>Message…</button>
       </div>
+      <SearchBox />
       <Invitations />
       <RoomList title="Rooms" rooms={snap.rooms.filter((r) => r.room.kind !== RoomKind.DIRECT)} />
       <RoomList title="Direct" rooms={snap.rooms.filter((r) => r.room.kind === RoomKind.DIRECT)} />

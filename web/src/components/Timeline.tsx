@@ -1,8 +1,9 @@
 // The open room's timeline: date separators, messages grouped by sender, membership entries, and older
-// pages loading as the reader scrolls up (see useTimelineScroll). Actions (edits, deletions, reactions)
+// pages loading as the reader scrolls up (see useTimelineScroll), and a "new messages" divider where what
+// was unread when the room was opened starts. Actions (edits, deletions, reactions)
 // are not entries of their own here: the store has applied them to their messages.
 
-import { useMemo } from "react";
+import { useEffect, useMemo } from "react";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { MessageKind, type Message } from "../gen/chat/v1/messages_pb";
 import { Role } from "../gen/chat/v1/rooms_pb";
@@ -43,9 +44,18 @@ export function Timeline({ state, entries, editing, onEdit, onReply }: Props) {
   }, [state.members, user]);
   const now = new Date();
 
+  // A search result chosen for this room: shown in context once the room is open.
+  const jump = snap.jump;
+  useEffect(() => {
+    if (!jump || jump.roomId !== roomId || !state.loaded) return;
+    store.jumped();
+    void act(() => jumpTo(jump.seq));
+  }, [jump, roomId, state.loaded, store, act, jumpTo]);
+
   const items = [];
   let prev: Message | undefined;
   let prevDay = "";
+  let divider = state.dividerAfter;
   for (const m of entries) {
     const date = m.createdAt ? timestampDate(m.createdAt) : null;
     const day = date ? dayKey(date) : prevDay;
@@ -55,6 +65,14 @@ export function Timeline({ state, entries, editing, onEdit, onReply }: Props) {
           <span>{dayLabel(date, now)}</span>
         </li>,
       );
+    }
+    if (divider !== null && m.kind === MessageKind.TEXT && Number(m.seq) > divider && m.senderId !== user.id) {
+      items.push(
+        <li key="new-messages" className="unread-divider" data-testid="new-messages-divider">
+          <span>New messages</span>
+        </li>,
+      );
+      divider = null;
     }
     if (m.kind === MessageKind.TEXT) {
       const name = shownName(snap.people, m.senderId, m.senderUsername, m.senderDisplayName);

@@ -9,8 +9,11 @@
 // says when the next try is. Entries are kept per room in a map by seq, so an entry seen twice (a page
 // loaded while the stream delivered it) is stored once. Edits, deletions and reactions are entries too; each
 // is also applied to the message it acts on, if this tab holds it (see actions.ts). Typing indicators come
-// on the same stream and lapse at their expiry. React reads the state through useSyncExternalStore;
-// changes are coalesced into one new snapshot per task.
+// on the same stream and lapse at their expiry. Read state is the server's: each room's unread and
+// mention counts and read marker come with the room list, live messages after that are counted here, and
+// reading a room moves the marker on the server (MarkRead), whose `read_marker` events keep the user's other
+// tabs and devices in step. React reads the state through useSyncExternalStore; changes are coalesced into
+// one new snapshot per task.
 
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { messages, presence as presenceApi, rooms as roomsApi } from "../api/client";
@@ -22,15 +25,15 @@ import { ListRoomsScope, type Member, type Room } from "../gen/chat/v1/rooms_pb"
 import { applyAction, isAction, isMembership } from "./actions";
 import { LocalMemory } from "./local";
 import { People } from "./people";
-import type { Connection, Invitation, RoomState, Snapshot } from "./types";
+import type { Connection, Invitation, Jump, RoomState, Snapshot } from "./types";
 import { afterStreamFailure, type Recovery } from "./recovery";
 import { Backoff } from "./retry";
 
-export type { Connection, Invitation, Person, Phase, RoomState, Snapshot, Typist } from "./types";
+export type { Connection, Invitation, Jump, Person, Phase, RoomState, Snapshot, Typist } from "./types";
 
 const PAGE = 50;
-/** At most this many entries per room are replayed at start to count what arrived since the last visit. */
-const UNREAD_REPLAY = 200;
+/** How long reading waits before it tells the server (the newest marker of that time goes). */
+const MARK_MS = 300;
 /** Pages read when jumping to an older message (a reply's target). */
 const JUMP_PAGE = 200;
 /** How long a typing indicator lasts when the event gives no expiry. */
@@ -42,6 +45,11 @@ export class ChatStore {
   private people = new People();
   private connection: Connection = { phase: "connecting", retryAt: null, error: null };
   private activeId: string | null = null;
+  private jump: Jump | null = null;
+  /** Rooms whose counts are being read again from the server. */
+  private recounting = new Set<string>();
+  /** Rooms with a MarkRead about to be sent. */
+  private marking = new Map<string, ReturnType<typeof setTimeout>>();
   private away = false;
   private notice: string | null = null;
   private live = false;
@@ -93,6 +101,7 @@ export class ChatStore {
       away: this.away,
       notice: this.notice,
       unreadTotal: rooms.reduce((n, r) => n + r.unread, 0),
+      jump: this.jump,
     };
   }
 
@@ -108,6 +117,7 @@ export class ChatStore {
     if (this.flush) clearTimeout(this.flush);
     if (this.presenceRefresh) clearTimeout(this.presenceRefresh);
     if (this.typingTimer) clearTimeout(this.typingTimer);
+    for (const timer of this.marking.values()) clearTimeout(timer);
   }
 
   /** Ends the wait before the next attempt to connect. */
@@ -197,30 +207,62 @@ export class ChatStore {
     this.invitations.delete(room.id);
     const existing = this.rooms.get(room.id);
     if (existing) {
-      // Keep its cursor: the stream replays anything newer.
+      // Keep its cursor: the stream replays anything newer (and counts only what the server did not).
       existing.room = room;
+      this.takeCounts(existing, room);
       return;
     }
     const last = Number(room.lastSeq);
-    const stored = afterSeq === undefined ? this.memory.seenSeq(room.id) : undefined;
-    const seen = stored === undefined ? (afterSeq ?? last) : Math.min(stored, last);
-    if (stored === undefined) this.memory.setSeen(room.id, seen);
     this.rooms.set(room.id, {
       room,
       entries: new Map(),
       version: 0,
       loaded: false,
       hasOlder: true,
-      latest: Math.max(seen, last - UNREAD_REPLAY),
-      seen,
-      unread: 0,
-      unreadMore: seen < last - UNREAD_REPLAY,
+      latest: afterSeq ?? last,
+      seen: Number(room.lastReadSeq),
+      unread: Number(room.unreadCount),
+      mentions: Number(room.mentionCount),
+      unreadMore: false,
+      countedTo: last,
+      dividerAfter: null,
       membership: 0,
       members: null,
       quoted: new Map(),
       asOf: new Map(),
       typing: new Map(),
     });
+  }
+
+  /** Takes the server's read state of a room, unless the user is reading it (then it is read). */
+  private takeCounts(state: RoomState, room: Room) {
+    const last = Number(room.lastSeq);
+    if (last < state.countedTo) return; // older than what is counted already
+    state.countedTo = last;
+    if (this.isReading(room.id)) {
+      this.markSeen(state);
+      return;
+    }
+    state.seen = Math.max(state.seen, Number(room.lastReadSeq));
+    state.unread = Number(room.unreadCount);
+    state.mentions = Number(room.mentionCount);
+  }
+
+  /** Reads a room's counts again (after an edit or deletion that may change them, or a marker short of the end). */
+  private recount(roomId: string) {
+    if (this.recounting.has(roomId)) return;
+    this.recounting.add(roomId);
+    void roomsApi
+      .getRoom({ roomId })
+      .then(({ room }) => {
+        const state = this.rooms.get(roomId);
+        if (room && state) {
+          this.takeCounts(state, room);
+          this.changed();
+        }
+      })
+      .catch((e) => console.warn("read state:", describeError(e)))
+      .finally(() => this.recounting.delete(roomId));
   }
 
   private dropRoom(roomId: string) {
@@ -272,6 +314,20 @@ export class ChatStore {
       case "typing":
         this.typingEvent(event.value);
         break;
+      case "readMarker": {
+        const state = this.rooms.get(event.value.roomId);
+        if (!state) break;
+        const marker = Number(event.value.lastReadSeq);
+        if (marker <= state.seen) break;
+        state.seen = marker;
+        if (marker >= state.latest) {
+          state.unread = 0;
+          state.mentions = 0;
+        } else this.recount(state.room.id);
+        break;
+      }
+      case "readReceipt":
+        break; // receipts are for member lists, which read last_read_seq when they load
       default:
         return; // heartbeats change nothing
     }
@@ -296,7 +352,18 @@ export class ChatStore {
       // Someone new shares a room: their presence came before they did.
       if (m.kind === MessageKind.MEMBER_JOINED && m.senderId !== this.self.id) this.schedulePresenceRefresh();
       if (this.isReading(m.roomId)) this.markSeen(state);
-      else if (seq > state.seen && m.senderId !== this.self.id && m.kind === MessageKind.TEXT) state.unread += 1;
+      else if (m.kind === MessageKind.TEXT && m.senderId === this.self.id) {
+        // Sending marks the room read (the server moved the marker with the send).
+        state.seen = Math.max(state.seen, seq);
+        state.unread = 0;
+        state.mentions = 0;
+      } else if (seq > state.countedTo && seq > state.seen && m.kind === MessageKind.TEXT) {
+        state.unread += 1;
+        if (m.mentions.includes(this.self.id)) state.mentions += 1;
+      } else if (isAction(m) && Number(m.targetSeq) > state.seen && state.unread > 0) {
+        // An unread message edited (a mention added or taken out) or deleted: the server counts it again.
+        if (m.kind === MessageKind.EDIT || m.kind === MessageKind.DELETE) this.recount(state.room.id);
+      }
     }
     if (isAction(m)) this.applyToTarget(state, m);
     // Kept only when it continues what is loaded (older gaps are filled by paging).
@@ -327,11 +394,26 @@ export class ChatStore {
     return this.activeId === roomId && this.visible;
   }
 
+  /** The user is reading the room: everything held is read, here and (MarkRead) everywhere else. */
   private markSeen(state: RoomState) {
+    const was = state.seen;
     state.seen = Math.max(state.seen, state.latest);
     state.unread = 0;
+    state.mentions = 0;
     state.unreadMore = false;
-    this.memory.setSeen(state.room.id, state.seen);
+    if (state.seen > was && state.seen > 0 && !this.marking.has(state.room.id)) {
+      // At most one MarkRead per room every MARK_MS while messages stream in: it sends the newest then.
+      const roomId = state.room.id;
+      this.marking.set(
+        roomId,
+        setTimeout(() => {
+          this.marking.delete(roomId);
+          const seq = this.rooms.get(roomId)?.seen;
+          if (!seq) return;
+          void messages.markRead({ roomId, seq: BigInt(seq) }).catch((e) => console.warn("marking read:", describeError(e)));
+        }, MARK_MS),
+      );
+    }
   }
 
   /** The tab was hidden or shown: a shown tab reads its open room. */
@@ -347,9 +429,29 @@ export class ChatStore {
     this.activeId = roomId;
     this.memory.setLastRoom(roomId);
     const state = roomId ? this.rooms.get(roomId) : undefined;
+    // The divider sits where the unread messages start, for as long as the room stays open.
+    if (state) state.dividerAfter = state.unread > 0 ? state.seen : null;
     if (state && this.visible) this.markSeen(state);
     this.changed();
     if (state && !state.loaded) await this.loadNewest(state);
+  }
+
+  /** Opens a message's room and asks its timeline to show the message in context (see Timeline). */
+  async show(roomId: string, seq: bigint) {
+    await this.open(roomId);
+    this.jump = { roomId, seq };
+    this.changed();
+  }
+
+  /** The timeline has taken the jump. */
+  jumped() {
+    this.jump = null;
+    this.changed();
+  }
+
+  /** One page of search results, newest first: in every room of the user's, or in one. */
+  search(query: string, roomId = "", pageToken = "") {
+    return messages.searchMessages({ query, roomId, pageSize: 20, pageToken });
   }
 
   private async loadNewest(state: RoomState) {

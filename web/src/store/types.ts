@@ -19,12 +19,18 @@ export interface RoomState {
   hasOlder: boolean;
   /** The highest seq this tab knows of: the stream resumes after it. */
   latest: number;
-  /** The highest seq the user has seen (remembered in this browser; see local.ts). */
+  /** The user's read marker: the highest seq read, on any device (the server's, moved on as the user reads). */
   seen: number;
-  /** Others' messages after `seen`. */
+  /** Others' messages after `seen` that are not deleted (the server's count, then kept up live). */
   unread: number;
-  /** Whether there are more unread messages than were counted (history beyond the replay window). */
+  /** Those of them that mention the user. */
+  mentions: number;
+  /** Kept for views that still show a "more" mark; the server's counts are exact, so always false. */
   unreadMore: boolean;
+  /** The seq up to which the server's counts include entries: live entries above it are counted here. */
+  countedTo: number;
+  /** Where the "new messages" divider goes (after this seq) while the room is open; null for none. */
+  dividerAfter: number | null;
   /** Counts membership entries, so that views reload the member list when it changes. */
   membership: number;
   /** The member list, once loaded. */
@@ -73,4 +79,11 @@ export interface Snapshot {
   /** Something that happened to the user that they should hear about (e.g. removal from a room). */
   notice: string | null;
   unreadTotal: number;
+  /** A message to show in its context (a search result chosen), once its room's timeline is open. */
+  jump: Jump | null;
+}
+
+export interface Jump {
+  roomId: string;
+  seq: bigint;
 }

@@ -15,6 +15,7 @@ mod grpcurl;
 mod hardening;
 mod messages;
 mod presence;
+mod read;
 mod reasons;
 mod rooms;
 mod server;

@@ -158,6 +158,18 @@ async fn two_browsers_chat_through_the_built_in_grpc_web() -> anyhow::Result<()>
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_sees_unread_and_mention_badges_a_new_messages_divider_and_searches() -> anyhow::Result<()> {
+    if !ready(&[]) {
+        return Ok(());
+    }
+    let t = TestDb::sqlite().await;
+    let mut server = Some(TestServer::start_with(&t, configure).await?);
+    let url = server.as_ref().context("server")?.url.clone();
+    run_browser("e2e/read.test.mjs", &url, "read-", &t, &mut server, &[]).await?;
+    server.context("server")?.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_reply_edit_delete_react_mention_and_see_typing() -> anyhow::Result<()> {
     if !ready(&[]) {
         return Ok(());

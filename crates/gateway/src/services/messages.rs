@@ -9,6 +9,7 @@ use futures::Stream;
 use messaging::{Messaging, Subscription};
 use presence::{Connection, Presence};
 use tonic::{Request, Response, Status};
+use types::Violations;
 
 use crate::convert::{self, room_id};
 use crate::layer::caller;
@@ -139,6 +140,30 @@ impl MessageService for MessagesApi {
         let room = room_id("room_id", &r.room_id)?;
         self.messaging.set_typing(who, room, r.typing).await.map_err(|e| status(&e))?;
         Ok(Response::new(SetTypingResponse {}))
+    }
+
+    async fn mark_read(&self, request: Request<MarkReadRequest>) -> Result<Response<MarkReadResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = room_id("room_id", &r.room_id)?;
+        let last_read_seq = self.messaging.mark_read(who, room, r.seq).await.map_err(|e| status(&e))?;
+        Ok(Response::new(MarkReadResponse { last_read_seq }))
+    }
+
+    async fn search_messages(
+        &self,
+        request: Request<SearchMessagesRequest>,
+    ) -> Result<Response<SearchMessagesResponse>, Status> {
+        let who = caller(&request)?.user_id;
+        let r = request.into_inner();
+        let room = if r.room_id.is_empty() { None } else { Some(room_id("room_id", &r.room_id)?) };
+        let size = convert::page_size("page_size", r.page_size).map_err(|v| status(&Violations::from(v)))?;
+        let (found, next) =
+            self.messaging.search(who, &r.query, room, size, &r.page_token).await.map_err(|e| status(&e))?;
+        Ok(Response::new(SearchMessagesResponse {
+            results: found.iter().map(|e| SearchResult { message: Some(convert::message(e)) }).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
     }
 
     async fn list_messages(

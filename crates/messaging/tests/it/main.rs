@@ -279,3 +279,63 @@ db_test!(async fn typing_in_a_crowded_room_costs_a_bounded_number_of_events(t) {
     assert!(events >= 1 && events <= 5 * windows, "{events} events over {windows} windows");
     Ok(())
 });
+
+/// `who`'s read state in `room`, as GetRoom shows it.
+async fn read_state(n: &Node, who: &Identity, room: RoomId) -> anyhow::Result<types::ReadState> {
+    Ok(n.rooms.get(who.user_id, room).await?.read.expect("a member has a read state"))
+}
+
+db_test!(async fn a_marker_moves_only_forward_and_counts_follow_deletes_and_mention_edits(t) {
+    let n = node(t)?;
+    let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    n.rooms.join(bob.user_id, room).await?;
+    let mut sent = Vec::new();
+    for i in 0..4 {
+        sent.push(n.messaging.send(bob.user_id, room, &format!("m{i}"), &format!("b-{i}"), None).await?.seq);
+    }
+    let state = read_state(&n, &alice, room).await?;
+    assert_eq!((state.unread_count, state.mention_count), (4, 0));
+    assert_eq!(read_state(&n, &bob, room).await?.unread_count, 0);
+
+    // An unread message edited to name alice counts as a mention; a deleted one stops counting.
+    n.messaging.edit(bob.user_id, room, sent[3], "now @alice", None).await?;
+    n.messaging.delete(bob.user_id, room, sent[2]).await?;
+    let state = read_state(&n, &alice, room).await?;
+    assert_eq!((state.unread_count, state.mention_count), (3, 1));
+
+    // Forward only; the marker does not count action entries as messages.
+    assert_eq!(n.messaging.mark_read(alice.user_id, room, sent[1]).await?, sent[1]);
+    assert_eq!(n.messaging.mark_read(alice.user_id, room, sent[0]).await?, sent[1]);
+    let state = read_state(&n, &alice, room).await?;
+    assert_eq!((state.last_read_seq, state.unread_count, state.mention_count), (sent[1], 1, 1));
+    // Deleting a message already read changes nothing that is unread.
+    n.messaging.delete(bob.user_id, room, sent[0]).await?;
+    assert_eq!(read_state(&n, &alice, room).await?.unread_count, 1);
+    let last = n.rooms.get(alice.user_id, room).await?.room.last_seq;
+    assert!(matches!(n.messaging.mark_read(alice.user_id, room, last + 1).await, Err(Error::Invalid(_))));
+    n.messaging.mark_read(alice.user_id, room, last).await?;
+    let state = read_state(&n, &alice, room).await?;
+    assert_eq!((state.unread_count, state.mention_count), (0, 0));
+    Ok(())
+});
+
+db_test!(async fn a_search_needs_membership_and_sees_current_bodies(t) {
+    let n = node(t)?;
+    let (alice, bob) = (register(&n, "alice").await?, register(&n, "bob").await?);
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    let sent = n.messaging.send(alice.user_id, room, "quarterly report", "a-1", None).await?;
+    let size = PageSize::exactly(10);
+    let found = |who: &Identity, q: &'static str| {
+        let (m, who) = (n.messaging.clone(), who.user_id);
+        async move { m.search(who, q, None, size, "").await.map(|(found, _)| found.len()) }
+    };
+    assert_eq!(found(&alice, "REPORT").await?, 1);
+    assert_eq!(found(&bob, "report").await?, 0, "not a member");
+    assert!(matches!(n.messaging.search(bob.user_id, "report", Some(room), size, "").await, Err(Error::Rooms(rooms::Error::NotMember))));
+    n.messaging.edit(alice.user_id, room, sent.seq, "annual summary", None).await?;
+    assert_eq!((found(&alice, "report").await?, found(&alice, "annual").await?), (0, 1));
+    n.messaging.delete(alice.user_id, room, sent.seq).await?;
+    assert_eq!(found(&alice, "annual").await?, 0);
+    Ok(())
+});

@@ -9,6 +9,7 @@
 //! pages and ranges; the group-commit statements of the send path are in `sends.rs`.
 
 mod history;
+mod search;
 mod sends;
 mod state;
 
@@ -17,7 +18,10 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use types::{Entry, EntryId, EntryKind, MessageState, Millis, Reaction, Role, RoomId, Subject, UserId};
 
-pub use sends::{RoomTail, SendKey, TailMember};
+pub use search::SearchScope;
+#[cfg(feature = "bench")]
+pub(crate) use search::search_row;
+pub use sends::{RoomTail, SendKey, SenderMark, TailMember};
 pub use state::{MentionRow, NewAction};
 
 use crate::codes;

@@ -10,9 +10,11 @@ use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary, HasSqlType};
-use types::{Entry, RoomId, UserId};
+use types::{Entry, EntryKind, Millis, RoomId, UserId};
 
+use super::search::SearchRow;
 use super::{EntryRow, NewEntryRow, entry_columns};
+use crate::codes;
 use crate::db::{Backed, Conn, Tx};
 use crate::error::Result;
 use crate::schema::{memberships, messages, rooms, users};
@@ -28,14 +30,16 @@ pub struct SendKey<'a> {
     pub client_message_id: &'a str,
 }
 
-/// A room as a batch finds it after [`Tx::reserve_seqs`]: its `last_seq`, and which of the batch's senders
-/// are members, with their names.
+/// A room as a batch finds it after [`Tx::reserve_seqs`]: its `last_seq` and count of messages, and which of
+/// the batch's senders are members, with their names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomTail {
     /// The room.
     pub room: RoomId,
     /// Its newest seq, including the numbers just reserved.
     pub last_seq: i64,
+    /// Its text messages that are not deleted, counting those the numbers were just reserved for.
+    pub text_count: i64,
     /// The senders asked about who are members.
     pub members: Vec<TailMember>,
 }
@@ -56,28 +60,77 @@ const LOOKUPS_PER_QUERY: usize = 200;
 
 /// A room's `last_seq`, with one of the batch's senders who is a member and their name (both `None` when
 /// no sender is).
-type RoomTailRow = (Vec<u8>, i64, Option<Vec<u8>>, Option<String>, Option<String>);
+type RoomTailRow = (Vec<u8>, i64, i64, Option<Vec<u8>>, Option<String>, Option<String>);
 
-/// `UPDATE rooms SET last_seq = last_seq + n` for several rooms, each with its own `n`, in one statement;
-/// InnoDB locks the rows in key order. Plain SQL, because the per-row amount is a `CASE` over a list of any
-/// length, which the query builder cannot express; built per backend because a boxed query is tied to one.
-fn reserve_sql<'a, DB>(counts: &'a [(RoomId, i64)]) -> BoxedSqlQuery<'a, DB, SqlQuery>
+/// `UPDATE rooms SET last_seq = last_seq + n, text_count = text_count + n, last_message_at = now` for
+/// several rooms, each with its own `n`, in one statement; InnoDB locks the rows in key order. Plain SQL,
+/// because the per-row amount is a `CASE` over a list of any length, which the query builder cannot express;
+/// built per backend because a boxed query is tied to one.
+fn reserve_sql<'a, DB>(counts: &'a [(RoomId, i64)], now: i64) -> BoxedSqlQuery<'a, DB, SqlQuery>
 where
     DB: Backend + HasSqlType<Binary> + HasSqlType<BigInt>,
     [u8]: ToSql<Binary, DB>,
     i64: ToSql<BigInt, DB>,
 {
-    let mut sql = String::from("UPDATE rooms SET last_seq = last_seq + CASE id");
-    sql.push_str(&" WHEN ? THEN ?".repeat(counts.len()));
-    sql.push_str(" ELSE 0 END WHERE id IN (");
+    let case = format!("CASE id{} ELSE 0 END", " WHEN ? THEN ?".repeat(counts.len()));
+    let mut sql = format!(
+        "UPDATE rooms SET last_seq = last_seq + {case}, text_count = text_count + {case}, last_message_at = ? \
+         WHERE id IN ("
+    );
     sql.push_str(&vec!["?"; counts.len()].join(", "));
     sql.push(')');
     let mut query = diesel::sql_query(sql).into_boxed::<DB>();
-    for (room, n) in counts {
-        query = query.bind::<Binary, _>(room.as_bytes().as_slice()).bind::<BigInt, _>(*n);
+    for _ in 0..2 {
+        for (room, n) in counts {
+            query = query.bind::<Binary, _>(room.as_bytes().as_slice()).bind::<BigInt, _>(*n);
+        }
     }
+    query = query.bind::<BigInt, _>(now);
     for (room, _) in counts {
         query = query.bind::<Binary, _>(room.as_bytes().as_slice());
+    }
+    query
+}
+
+/// A sender's read marker moved on by a send: everything up to `seq`, their newest message of the batch,
+/// is read, and `read_count` messages are live up to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderMark {
+    /// The room.
+    pub room: RoomId,
+    /// The sender.
+    pub user: UserId,
+    /// Their newest message of the batch.
+    pub seq: i64,
+    /// The room's text messages not deleted up to `seq`.
+    pub read_count: i64,
+}
+
+/// `UPDATE memberships SET last_read_seq = …, read_count = … WHERE (room, user) is one of the marks`, in one
+/// statement (a marker never moves back: a row whose marker is already there is left alone).
+fn marks_sql<DB>(marks: &[SenderMark]) -> BoxedSqlQuery<'_, DB, SqlQuery>
+where
+    DB: Backend + HasSqlType<Binary> + HasSqlType<BigInt>,
+    [u8]: ToSql<Binary, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    let when = " WHEN room_id = ? AND user_id = ? THEN ?".repeat(marks.len());
+    let mut sql = format!(
+        "UPDATE memberships SET read_count = CASE{when} ELSE read_count END, \
+         last_read_seq = CASE{when} ELSE last_read_seq END WHERE "
+    );
+    sql.push_str(&vec!["(room_id = ? AND user_id = ? AND last_read_seq < ?)"; marks.len()].join(" OR "));
+    let mut query = diesel::sql_query(sql).into_boxed::<DB>();
+    // `read_count` is set first: on MySQL a later assignment sees the earlier ones' new values, and its
+    // `CASE` does not read `last_read_seq`.
+    let values: [fn(&SenderMark) -> i64; 3] = [|m| m.read_count, |m| m.seq, |m| m.seq];
+    for value in values {
+        for m in marks {
+            query = query
+                .bind::<Binary, _>(m.room.as_bytes().as_slice())
+                .bind::<Binary, _>(m.user.as_bytes().as_slice())
+                .bind::<BigInt, _>(value(m));
+        }
     }
     query
 }
@@ -120,14 +173,56 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Database errors only.
-    pub async fn reserve_seqs(&mut self, counts: &[(RoomId, i64)]) -> Result<()> {
+    ///
+    /// The numbers are for text messages: each room's count of messages moves on with them, and its
+    /// `last_message_at` becomes `now`.
+    pub async fn reserve_seqs(&mut self, counts: &[(RoomId, i64)], now: Millis) -> Result<()> {
         let counts: Vec<(RoomId, i64)> = counts.iter().copied().filter(|(_, n)| *n > 0).collect();
         if counts.is_empty() {
             return Ok(());
         }
         match self.backed() {
-            Backed::Mysql(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts), &mut **c).await?,
-            Backed::Sqlite(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts), &mut **c).await?,
+            Backed::Mysql(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts, now.0), &mut **c).await?,
+            Backed::Sqlite(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts, now.0), &mut **c).await?,
+        };
+        Ok(())
+    }
+
+    /// Gives back `unused` of the numbers [`Tx::reserve_seqs`] reserved for `room` (for drafts that are not
+    /// stored): its `last_seq` becomes `last_seq` and its count of messages goes down by `unused`. When
+    /// `none_stored`, its `last_message_at` goes back to its newest text message's time.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn give_back_seqs(&mut self, room: RoomId, last_seq: i64, unused: i64, none_stored: bool) -> Result<()> {
+        let key = room.as_bytes().as_slice();
+        let update = diesel::update(rooms::table.find(key))
+            .set((rooms::last_seq.eq(last_seq), rooms::text_count.eq(rooms::text_count - unused)));
+        self.execute(update).await?;
+        if none_stored {
+            let newest = messages::table
+                .filter(messages::room_id.eq(key))
+                .filter(messages::kind.eq(codes::entry_kind(EntryKind::Text)))
+                .order(messages::seq.desc())
+                .select(messages::created_at)
+                .limit(1);
+            let at: Option<i64> = self.first(newest).await?;
+            self.execute(diesel::update(rooms::table.find(key)).set(rooms::last_message_at.eq(at))).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves senders' read markers to their newest message of the batch, in one statement.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn mark_senders_read(&mut self, marks: &[SenderMark]) -> Result<()> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        match self.backed() {
+            Backed::Mysql(c) => diesel_async::RunQueryDsl::execute(marks_sql(marks), &mut **c).await?,
+            Backed::Sqlite(c) => diesel_async::RunQueryDsl::execute(marks_sql(marks), &mut **c).await?,
         };
         Ok(())
     }
@@ -150,6 +245,7 @@ impl Tx<'_> {
             .select((
                 rooms::id,
                 rooms::last_seq,
+                rooms::text_count,
                 memberships::user_id.nullable(),
                 users::username.nullable(),
                 users::display_name.nullable(),
@@ -157,10 +253,10 @@ impl Tx<'_> {
         let rows: Vec<RoomTailRow> = self.load(query).await?;
         let mut tails: Vec<RoomTail> = Vec::with_capacity(rooms.len());
         let mut index: HashMap<RoomId, usize> = HashMap::with_capacity(rooms.len());
-        for (room, last_seq, user, username, display_name) in rows {
+        for (room, last_seq, text_count, user, username, display_name) in rows {
             let room = RoomId::from_slice(&room)?;
             let at = *index.entry(room).or_insert_with(|| {
-                tails.push(RoomTail { room, last_seq, members: Vec::new() });
+                tails.push(RoomTail { room, last_seq, text_count, members: Vec::new() });
                 tails.len() - 1
             });
             if let (Some(user), Some(username), Some(display_name)) = (user, username, display_name) {
@@ -186,7 +282,10 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// Database errors, and the conflict above.
+    ///
+    /// Their words go into the search index in the same transaction (a second statement).
     pub async fn insert_messages(&mut self, entries: &[Entry]) -> Result<()> {
-        self.insert_entry_rows(entries.iter().map(NewEntryRow::of).collect()).await
+        self.insert_entry_rows(entries.iter().map(NewEntryRow::of).collect()).await?;
+        self.insert_search_rows(entries.iter().map(SearchRow::of).collect()).await
     }
 }

@@ -104,7 +104,7 @@ db_test!(async fn the_send_statements_reserve_read_and_insert(t) {
     .await?;
     let tails = conn
         .transaction(async |tx| {
-            tx.reserve_seqs(&[(a, 2), (b, 1), (RoomId::new(), 4)]).await?;
+            tx.reserve_seqs(&[(a, 2), (b, 1), (RoomId::new(), 4)], Millis(1)).await?;
             let tails = tx.room_tails(&[a, b], &[alice, mallory]).await?;
             tx.insert_messages(&[text(a, 1, alice, "one", "1"), text(a, 2, alice, "two", "2"), text(b, 1, alice, "elsewhere", "1")]).await?;
             Ok::<_, Error>(tails)
@@ -119,7 +119,7 @@ db_test!(async fn the_send_statements_reserve_read_and_insert(t) {
     // A repeated key fails the whole insert, and the lookup finds the original.
     let repeat = conn
         .transaction(async |tx| {
-            tx.reserve_seqs(&[(a, 2)]).await?;
+            tx.reserve_seqs(&[(a, 2)], Millis(1)).await?;
             tx.insert_messages(&[text(a, 3, alice, "three", "3"), text(a, 4, alice, "one again", "1")]).await
         })
         .await;
@@ -147,7 +147,7 @@ db_test!(async fn actions_append_entries_and_change_the_messages_state(t) {
     conn.transaction(async |tx| {
         tx.insert_membership(r, alice, Role::Owner, Millis(1), 1).await?;
         tx.insert_membership(r, bob, Role::Member, Millis(1), 2).await?;
-        tx.reserve_seqs(&[(r, 1)]).await?;
+        tx.reserve_seqs(&[(r, 1)], Millis(1)).await?;
         tx.insert_messages(&[text(r, 1, alice, "hi @bob", "1")]).await?;
         tx.set_mentions(r, 1, &[bob]).await
     })
