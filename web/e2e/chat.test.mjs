@@ -35,7 +35,7 @@
 
 import { chromium } from "playwright-core";
 import { body, checkLongRoom, checkNewBelow } from "./long-room.mjs";
-import { audit, box, check, chromiumArgs, closeControl, env, live, loadSeeder, pageFits, register, restartServer, setHidden, shot, step } from "./lib.mjs";
+import { audit, box, check, chromiumArgs, closeControl, composer, env, giveUpAfter, live, loadSeeder, openPage, pageFits, register, restartServer, say, setHidden, shot, step } from "./lib.mjs";
 
 if (!env.url) {
   console.error("set PARLEY_E2E_URL to the server's address, e.g. http://127.0.0.1:50051");
@@ -49,10 +49,7 @@ const roomName = `plans-${suffix}`;
 const longName = `history-${suffix}`;
 const started = Date.now();
 
-const timer = setTimeout(() => {
-  console.error("e2e: gave up after 200 s");
-  process.exit(1);
-}, 200_000);
+const timer = giveUpAfter(200);
 
 const seed = await loadSeeder();
 const seeder = await seed.register(env.url, `seeder_${suffix}`, "Seed Bot");
@@ -66,17 +63,8 @@ try {
   const contextB = await browser.newContext(desktop);
   // Bob's tab counts as away soon after it is hidden (the app's default is a minute).
   await contextB.addInitScript(() => localStorage.setItem("parley.awayAfterMs", "300"));
-  for (const c of [contextA, contextB]) c.setDefaultTimeout(10_000);
-  const a = await contextA.newPage();
-  const b = await contextB.newPage();
-  for (const [who, page] of [["alice", a], ["bob", b]]) {
-    page.on("pageerror", (e) => console.error(`[${who}] page error: ${e.message}`));
-  }
-  const composer = (page) => page.getByLabel("Message", { exact: true });
-  const say = async (page, text) => {
-    await composer(page).fill(text);
-    await composer(page).press("Enter");
-  };
+  const a = await openPage(contextA, "alice");
+  const b = await openPage(contextB, "bob");
   const roomItem = (page, name) => page.getByTestId("room-item").filter({ hasText: name });
 
   step("1. a bad sign-in says why in plain words; both users register");

@@ -12,7 +12,7 @@
 
 import { chromium } from "playwright-core";
 import { body } from "./long-room.mjs";
-import { check, chromiumArgs, env, register, shot, step } from "./lib.mjs";
+import { check, chromiumArgs, env, giveUpAfter, openPage, register, say, shot, step } from "./lib.mjs";
 
 const urlB = process.env.PARLEY_E2E_URL_B;
 if (!env.url || !urlB) {
@@ -27,26 +27,14 @@ const roomName = `across-${suffix}`;
 /** Far below the tail check (a minute): what arrives in time came through NATS. */
 const live = { timeout: 5_000 };
 const started = Date.now();
-const timer = setTimeout(() => {
-  console.error("e2e cluster: gave up after 100 s");
-  process.exit(1);
-}, 100_000);
+const timer = giveUpAfter(100, "e2e cluster");
 
 const browser = await chromium.launch({ executablePath: env.chromium, args: chromiumArgs() });
 try {
   const contextA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const contextB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  for (const c of [contextA, contextB]) c.setDefaultTimeout(10_000);
-  const a = await contextA.newPage();
-  const b = await contextB.newPage();
-  for (const [who, page] of [["alice", a], ["bob", b]]) {
-    page.on("pageerror", (e) => console.error(`[${who}] page error: ${e.message}`));
-  }
-  const say = async (page, text) => {
-    const composer = page.getByLabel("Message", { exact: true });
-    await composer.fill(text);
-    await composer.press("Enter");
-  };
+  const a = await openPage(contextA, "alice");
+  const b = await openPage(contextB, "bob");
 
   step("1. alice registers on node A, bob on node B");
   await register(a, alice);

@@ -144,3 +144,28 @@ export function closeControl() {
   control?.close();
   process.stdin.destroy();
 }
+
+/** Ends the script with a failure if it is still running after `seconds` (clear the timer when done). */
+export function giveUpAfter(seconds, what = "e2e") {
+  return setTimeout(() => {
+    console.error(`${what}: gave up after ${seconds} s`);
+    process.exit(1);
+  }, seconds * 1000);
+}
+
+/** A page in `context` whose uncaught errors are printed under `who`; the context waits up to 10 s. */
+export async function openPage(context, who) {
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`[${who}] page error: ${e.message}`));
+  return page;
+}
+
+/** The message box of the open room. */
+export const composer = (page) => page.getByLabel("Message", { exact: true });
+
+/** Types `text` in the message box and sends it. */
+export async function say(page, text) {
+  await composer(page).fill(text);
+  await composer(page).press("Enter");
+}

@@ -14,7 +14,7 @@
 
 import { chromium } from "playwright-core";
 import { body } from "./long-room.mjs";
-import { audit, check, chromiumArgs, closeControl, env, loadSeeder, live, register, shot, step } from "./lib.mjs";
+import { audit, check, chromiumArgs, closeControl, env, giveUpAfter, live, loadSeeder, openPage, register, shot, step } from "./lib.mjs";
 
 if (!env.url) {
   console.error("set PARLEY_E2E_URL to the server's address, e.g. http://127.0.0.1:50051");
@@ -27,10 +27,7 @@ const busy = `busy-${suffix}`;
 const quiet = `quiet-${suffix}`;
 const started = Date.now();
 
-const timer = setTimeout(() => {
-  console.error("e2e: gave up after 120 s");
-  process.exit(1);
-}, 120_000);
+const timer = giveUpAfter(120);
 
 const seed = await loadSeeder();
 const seeder = await seed.register(env.url, `seeder_${suffix}`, "Seed Bot");
@@ -40,9 +37,7 @@ await seed.publicRoom(seeder, quiet, "Where nothing does");
 const browser = await chromium.launch({ executablePath: env.chromium, args: chromiumArgs() });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(10_000);
-  const a = await context.newPage();
-  a.on("pageerror", (e) => console.error(`[alice] page error: ${e.message}`));
+  const a = await openPage(context, "alice");
   const roomItem = (name) => a.getByTestId("room-item").filter({ hasText: name });
   const title = () => a.getByTestId("room-title");
 

@@ -20,7 +20,7 @@
 
 import { chromium } from "playwright-core";
 import { body } from "./long-room.mjs";
-import { audit, box, check, chromiumArgs, closeControl, env, live, loadSeeder, register, shot, step } from "./lib.mjs";
+import { audit, box, check, chromiumArgs, closeControl, composer, env, giveUpAfter, live, loadSeeder, openPage, register, say, shot, step } from "./lib.mjs";
 
 if (!env.url) {
   console.error("set PARLEY_E2E_URL to the server's address, e.g. http://127.0.0.1:50051");
@@ -35,10 +35,7 @@ const started = Date.now();
 /** Older than the newest page (50 entries) once this many messages follow it. */
 const FILLERS = 60;
 
-const timer = setTimeout(() => {
-  console.error("e2e: gave up after 150 s");
-  process.exit(1);
-}, 150_000);
+const timer = giveUpAfter(150);
 
 const seed = await loadSeeder();
 const seeder = await seed.register(env.url, `seeder_${suffix}`, "Seed Bot");
@@ -49,17 +46,8 @@ try {
   const desktop = { viewport: { width: 1280, height: 800 } };
   const contextA = await browser.newContext(desktop);
   const contextB = await browser.newContext(desktop);
-  for (const c of [contextA, contextB]) c.setDefaultTimeout(10_000);
-  const a = await contextA.newPage();
-  const b = await contextB.newPage();
-  for (const [who, page] of [["alice", a], ["bob", b]]) {
-    page.on("pageerror", (e) => console.error(`[${who}] page error: ${e.message}`));
-  }
-  const composer = (page) => page.getByLabel("Message", { exact: true });
-  const say = async (page, text) => {
-    await composer(page).fill(text);
-    await composer(page).press("Enter");
-  };
+  const a = await openPage(contextA, "alice");
+  const b = await openPage(contextB, "bob");
   const exactly = (text) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
   /** The text message whose body reads exactly `text`. */
   const message = (page, text) =>
