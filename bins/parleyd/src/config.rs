@@ -223,6 +223,20 @@ pub struct Config {
     #[arg(long, env = "PARLEY_LOGIN_BURST", value_name = "N", default_value_t = 20)]
     pub login_burst: u32,
 
+    /// Sustained MarkRead rate per user (clients mark rooms read as the user scrolls).
+    #[arg(long, env = "PARLEY_MARK_READ_RATE", value_name = "RATE", default_value = "5/s")]
+    pub mark_read_rate: Quota,
+    /// MarkRead burst per user.
+    #[arg(long, env = "PARLEY_MARK_READ_BURST", value_name = "N", default_value_t = 30)]
+    pub mark_read_burst: u32,
+
+    /// Sustained SearchMessages rate per user.
+    #[arg(long, env = "PARLEY_SEARCH_RATE", value_name = "RATE", default_value = "30/m")]
+    pub search_rate: Quota,
+    /// SearchMessages burst per user.
+    #[arg(long, env = "PARLEY_SEARCH_BURST", value_name = "N", default_value_t = 10)]
+    pub search_burst: u32,
+
     /// Passwords hashed at once (argon2id: tens of milliseconds of a core and 19 MiB each).
     /// [default: the number of cores]
     #[arg(long, env = "PARLEY_PASSWORD_HASH_WORKERS", value_name = "N")]

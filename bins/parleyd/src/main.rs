@@ -189,6 +189,8 @@ fn rate_config(config: &Config) -> gateway::RateConfig {
         (RateKind::DirectRoom, quota(&config.direct_room_rate, config.direct_room_burst)),
         (RateKind::Register, quota(&config.register_rate, config.register_burst)),
         (RateKind::Login, quota(&config.login_rate, config.login_burst)),
+        (RateKind::MarkRead, quota(&config.mark_read_rate, config.mark_read_burst)),
+        (RateKind::Search, quota(&config.search_rate, config.search_burst)),
     ];
     gateway::RateConfig { quotas: Some(quotas.into_iter().collect()) }
 }

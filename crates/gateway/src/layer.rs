@@ -53,6 +53,8 @@ fn rate_kind(path: &str) -> Option<Kind> {
         "/chat.v1.RoomService/GetDirectRoom" => Kind::DirectRoom,
         "/chat.v1.AuthService/Register" => Kind::Register,
         "/chat.v1.AuthService/Login" => Kind::Login,
+        "/chat.v1.MessageService/MarkRead" => Kind::MarkRead,
+        "/chat.v1.MessageService/SearchMessages" => Kind::Search,
         _ => return None,
     })
 }

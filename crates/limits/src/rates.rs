@@ -32,12 +32,25 @@ pub enum Kind {
     Register,
     /// Login, per client address (failed logins are also throttled per account, by `auth`).
     Login,
+    /// MarkRead, per user: each may notify the user's other devices and, coalesced, the room.
+    MarkRead,
+    /// SearchMessages, per user: each is a full-text query.
+    Search,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 7] =
-        [Self::Send, Self::Typing, Self::CreateRoom, Self::Invite, Self::DirectRoom, Self::Register, Self::Login];
+    pub const ALL: [Self; 9] = [
+        Self::Send,
+        Self::Typing,
+        Self::CreateRoom,
+        Self::Invite,
+        Self::DirectRoom,
+        Self::Register,
+        Self::Login,
+        Self::MarkRead,
+        Self::Search,
+    ];
 
     /// The requests of this kind, in words, for messages.
     pub fn what(self) -> &'static str {
@@ -49,6 +62,8 @@ impl Kind {
             Self::DirectRoom => "new conversations",
             Self::Register => "registrations from your address",
             Self::Login => "sign-in attempts from your address",
+            Self::MarkRead => "read markers",
+            Self::Search => "searches",
         }
     }
 }
@@ -119,7 +134,8 @@ impl Default for RateConfig {
     /// Far above what a busy person does by hand: 10 messages (or edits, deletions, reactions) a second
     /// with bursts of 30; 5 typing notices a second with bursts of 20; 20 rooms, 120
     /// invitations and 60 new conversations an hour, each with a burst; 20 registrations an hour and 60
-    /// sign-ins a minute from one address.
+    /// sign-ins a minute from one address; 5 read markers a second with bursts of 30 and 30 searches a
+    /// minute with bursts of 10 per user.
     fn default() -> Self {
         let s = Duration::from_secs(1);
         let m = Duration::from_secs(60);
@@ -132,6 +148,8 @@ impl Default for RateConfig {
             (Kind::DirectRoom, Quota::new(60, h, 20)),
             (Kind::Register, Quota::new(20, h, 5)),
             (Kind::Login, Quota::new(60, m, 20)),
+            (Kind::MarkRead, Quota::new(5, s, 30)),
+            (Kind::Search, Quota::new(30, m, 10)),
         ]);
         Self { quotas: Some(quotas) }
     }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use api::v1::auth_service_client::AuthServiceClient;
-use api::v1::{LoginRequest, RegisterRequest, Visibility};
+use api::v1::{LoginRequest, MarkReadRequest, RegisterRequest, SearchMessagesRequest, Visibility};
 use futures::StreamExt as _;
 use testkit::db_test;
 use tonic::Code;
@@ -107,6 +107,46 @@ db_test!(async fn a_send_flood_is_refused_with_a_retry_delay_while_another_user_
         assert!(delay > Duration::ZERO && delay <= Duration::from_secs(12), "{delay:?}");
     }
     bob.send(&room, "hello, still here").await?;
+    Ok(())
+});
+
+db_test!(async fn searches_and_read_markers_are_limited_per_user(t) {
+    // Bursts of 5 and then one a minute, so that no token comes back while the test runs.
+    let server = limited(t, |c| {
+        if let Some(quotas) = c.rates.quotas.as_mut() {
+            for kind in [gateway::RateKind::Search, gateway::RateKind::MarkRead] {
+                quotas.insert(kind, gateway::Quota::new(1, Duration::from_secs(60), 5));
+            }
+        }
+    })
+    .await?;
+    let alice = server.register("alice").await?;
+    let bob = server.register("bob").await?;
+    let room = alice.create_room("r", Visibility::Public).await?.id;
+    bob.join(&room).await?;
+    let seq = bob.send(&room, "needle in a haystack").await?.seq;
+    let search = |who: &crate::support::Client| {
+        let request = SearchMessagesRequest { query: "needle".into(), ..Default::default() };
+        let mut messages = who.messages();
+        let request = who.req(request);
+        async move { messages.search_messages(request).await }
+    };
+    let mark = |who: &crate::support::Client| {
+        let mut messages = who.messages();
+        let request = who.req(MarkReadRequest { room_id: room.clone(), seq });
+        async move { messages.mark_read(request).await }
+    };
+    for _ in 0..5 {
+        assert_eq!(search(&alice).await?.into_inner().results.len(), 1);
+        mark(&alice).await?;
+    }
+    for (what, outcome) in [("search", search(&alice).await.map(|_| ())), ("mark", mark(&alice).await.map(|_| ()))] {
+        let Err(status) = outcome else { anyhow::bail!("the {what} over the limit was accepted") };
+        assert_eq!((status.code(), reason(&status).as_str()), (Code::ResourceExhausted, "RATE_LIMITED"), "{what}");
+        assert!(status.get_details_retry_info().is_some(), "{what}");
+    }
+    assert_eq!(search(&bob).await?.into_inner().results.len(), 1, "another user still searches");
+    mark(&bob).await?;
     Ok(())
 });
 
