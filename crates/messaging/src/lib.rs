@@ -15,6 +15,7 @@
 //! This crate never sees gRPC types. Errors: [`Error`], mapped through [`types::DomainError`].
 
 mod actions;
+mod backfill;
 mod batch;
 mod emoji;
 mod error;
@@ -200,6 +201,7 @@ impl Messaging {
         };
         let writers = writer::Writers::spawn(&db, &bus, writer_config, supervisor);
         reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, supervisor);
+        backfill::spawn(db.clone(), supervisor);
         let stopping = supervisor.stopping().clone();
         let streams = limits::StreamLimit::new(config.streams_per_user);
         let typing = typing::Board::default();

@@ -12,7 +12,7 @@ use types::{EntryId, EntryKind, Millis, RoomId, TimelinePage, UserId};
 use crate::codes;
 use crate::db::{Conn, Db};
 use crate::error::{Error, Result};
-use crate::schema::{messages, reactions, rooms};
+use crate::schema::{messages, reactions, rooms, search_backfill};
 use crate::timeline::{MentionRow, NewEntryRow};
 
 fn row(room: RoomId, seq: i64, sender: UserId, body: &str, now: i64) -> NewEntryRow {
@@ -219,4 +219,18 @@ pub async fn list_joined(conn: &mut Conn, user: UserId) -> Result<usize> {
 pub async fn search(conn: &mut Conn, user: UserId, query: &str, limit: usize) -> Result<usize> {
     let terms = types::text::search_terms(query);
     Ok(conn.search(crate::timeline::SearchScope::Member(user), &terms, None, limit, user).await?.len())
+}
+
+/// Starts the one-time indexing of messages without search rows over, as the `search_backfill` migration
+/// does on a database that has messages (for tests of the walk, after [`bulk_load`] stored messages the
+/// way a server did before search existed).
+///
+/// # Errors
+/// Database errors.
+pub async fn start_search_backfill(db: &Db) -> Result<()> {
+    let mut conn = db.write().await?;
+    let cursor =
+        (search_backfill::id.eq(1_i64), search_backfill::room_id.eq(vec![0_u8; 16]), search_backfill::seq.eq(0_i64));
+    Conn::execute(&mut conn, diesel::insert_into(search_backfill::table).values(cursor)).await?;
+    Ok(())
 }

@@ -123,6 +123,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    search_backfill (id) {
+        id -> BigInt,
+        room_id -> Binary,
+        seq -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(memberships -> rooms (room_id));
@@ -143,4 +151,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     reactions,
     mentions,
     message_search,
+    search_backfill,
 );

@@ -37,4 +37,4 @@ CREATE TABLE message_search (
     CONSTRAINT message_search_room_fk FOREIGN KEY (room_id) REFERENCES rooms (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 -- Messages stored before this migration get no row here (their tokens are made by the application, which
--- SQL cannot do): they are found once edited. See docs/BEHAVIOUR.md, "Read state and search".
+-- SQL cannot do): the next migration, search_backfill, has a background task index them.

@@ -339,3 +339,67 @@ db_test!(async fn a_search_needs_membership_and_sees_current_bodies(t) {
     assert_eq!(found(&alice, "annual").await?, 0);
     Ok(())
 });
+
+/// Every page of a search, as (room, seq), in the order found.
+async fn search_all(n: &Node, who: &Identity, query: &str) -> anyhow::Result<Vec<(RoomId, i64)>> {
+    let (mut found, mut token) = (Vec::new(), String::new());
+    loop {
+        let (page, next) = n.messaging.search(who.user_id, query, None, PageSize::exactly(200), &token).await?;
+        found.extend(page.iter().map(|e| (e.room_id, e.seq)));
+        let Some(next) = next else { return Ok(found) };
+        token = next;
+    }
+}
+
+/// The seqs of the text messages in `room` whose current body has `word`, from its history.
+async fn texts_with(n: &Node, who: &Identity, room: RoomId, word: &str) -> anyhow::Result<Vec<i64>> {
+    let (mut seqs, mut after) = (Vec::new(), 0);
+    loop {
+        let (page, _) =
+            n.messaging.history(who.user_id, room, TimelinePage::After(after), PageSize::exactly(200)).await?;
+        let Some(last) = page.last() else { return Ok(seqs) };
+        after = last.seq;
+        seqs.extend(page.iter().filter(|e| e.kind == EntryKind::Text && e.body.contains(word)).map(|e| e.seq));
+    }
+}
+
+db_test!(async fn messages_stored_before_search_existed_are_indexed_by_a_walk(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let a = n.rooms.create(alice.user_id, "a", "", Visibility::Public).await?.room.id;
+    let b = n.rooms.create(alice.user_id, "b", "", Visibility::Public).await?.room.id;
+    n.messaging.send(alice.user_id, a, "quarterly figures, sent with search", "f-1", None).await?;
+    // Rows written straight to `messages` (texts mixed with edits and reactions), as a server stored them
+    // before search existed: no search rows. Room a takes several batches of the walk.
+    storage::bench::bulk_load(t.db(), a, alice.user_id, 1_100, 400, "quarterly report").await?;
+    storage::bench::bulk_load(t.db(), b, alice.user_id, 300, 400, "quarterly report").await?;
+    assert_eq!(search_all(&n, &alice, "quarterly").await?.len(), 1, "only the message sent with search");
+    // Before the walk, one old message is edited and one deleted.
+    let (edited, deleted) = match texts_with(&n, &alice, b, "quarterly").await?[..] {
+        [.., deleted, edited] => (edited, deleted),
+        _ => anyhow::bail!("room b has texts"),
+    };
+    n.messaging.edit(alice.user_id, b, edited, "annual summary", None).await?;
+    n.messaging.delete(alice.user_id, b, deleted).await?;
+
+    // A database upgraded from before search has the walk's cursor; a node that starts walks it.
+    storage::bench::start_search_backfill(t.db()).await?;
+    let _walker = node(t)?;
+    let mut expected: Vec<(RoomId, i64)> = Vec::new();
+    for room in [a, b] {
+        expected.extend(texts_with(&n, &alice, room, "quarterly").await?.into_iter().map(|seq| (room, seq)));
+    }
+    assert!(expected.len() > 1_000, "{} texts", expected.len());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut found = search_all(&n, &alice, "quarterly").await?;
+    while found.len() < expected.len() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        found = search_all(&n, &alice, "quarterly").await?;
+    }
+    found.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(found, expected, "every live text, once, and nothing else");
+    assert!(!found.contains(&(b, deleted)) && !found.contains(&(b, edited)));
+    assert_eq!(search_all(&n, &alice, "annual").await?, vec![(b, edited)], "the edit's words, not the old ones");
+    Ok(())
+});

@@ -12,9 +12,10 @@ use types::text::SearchTerm;
 use types::{Entry, EntryId, RoomId, UserId};
 
 use super::{EntryRow, entry_columns};
-use crate::db::{Backend, Conn};
+use crate::codes;
+use crate::db::{Backend, Conn, Tx};
 use crate::error::Result;
-use crate::schema::{memberships, message_search, messages};
+use crate::schema::{memberships, message_search, messages, search_backfill};
 
 /// Where to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +140,106 @@ impl Conn {
             return Ok(());
         }
         self.insert_all(message_search::table, rows).await
+    }
+}
+
+/// The one row of `search_backfill`.
+const BACKFILL: i64 = 1;
+
+/// Text messages stored before search existed get their search rows once, from a walk over `messages` in
+/// key order whose cursor is the `search_backfill` row (see its migration). These are its steps; the walk
+/// itself is `messaging`'s.
+impl Tx<'_> {
+    /// Locks the walk's cursor until the transaction ends and returns it (the last `(room, seq)` walked), or
+    /// `None` when there is nothing to index: the walk is finished, or there were no messages.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn lock_search_backfill(&mut self) -> Result<Option<(RoomId, i64)>> {
+        let row = search_backfill::table.find(BACKFILL);
+        self.execute(diesel::update(row).set(search_backfill::seq.eq(search_backfill::seq))).await?;
+        let cursor: Option<(Vec<u8>, i64)> =
+            self.first(row.select((search_backfill::room_id, search_backfill::seq))).await?;
+        cursor.map(|(room, seq)| Ok((RoomId::from_slice(&room)?, seq))).transpose()
+    }
+
+    /// The key of the first entry after `(room, seq)` in key order (in `room` or a later one), if any.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn entry_after(&mut self, room: RoomId, seq: i64) -> Result<Option<(RoomId, i64)>> {
+        let key = room.to_vec();
+        let query = messages::table
+            .filter(messages::room_id.eq(key.clone()).and(messages::seq.gt(seq)).or(messages::room_id.gt(key)))
+            .order((messages::room_id, messages::seq))
+            .select((messages::room_id, messages::seq))
+            .limit(1);
+        let next: Option<(Vec<u8>, i64)> = self.first(query).await?;
+        next.map(|(room, seq)| Ok((RoomId::from_slice(&room)?, seq))).transpose()
+    }
+
+    /// Walks up to `limit` entries of `room` after `after`, gives each live text message among them that
+    /// has no search row its row, and returns the last seq walked (`after` if there were none) and how many
+    /// rows it wrote. Call it under the room's lock, so that no edit or deletion of those messages runs
+    /// between reading a body and indexing it.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn index_unindexed(&mut self, room: RoomId, after: i64, limit: i64) -> Result<(i64, usize)> {
+        let key = room.to_vec();
+        let indexed = message_search::table
+            .on(message_search::room_id.eq(messages::room_id).and(message_search::seq.eq(messages::seq)));
+        let query = messages::table
+            .left_join(indexed)
+            .filter(messages::room_id.eq(key))
+            .filter(messages::seq.gt(after))
+            .order(messages::seq)
+            .select((
+                messages::seq,
+                messages::id,
+                messages::kind,
+                messages::body,
+                messages::deleted_at,
+                message_search::seq.nullable(),
+            ))
+            .limit(limit);
+        type Walked = (i64, Vec<u8>, i16, String, Option<i64>, Option<i64>);
+        let walked: Vec<Walked> = self.load(query).await?;
+        let last = walked.last().map_or(after, |w| w.0);
+        let text = codes::entry_kind(types::EntryKind::Text);
+        let rows: Vec<SearchRow> = walked
+            .into_iter()
+            .filter(|(_, _, kind, _, deleted_at, row)| *kind == text && deleted_at.is_none() && row.is_none())
+            .map(|(seq, id, _, body, _, _)| SearchRow {
+                room_id: room.to_vec(),
+                seq,
+                id,
+                search_text: types::text::search_text(&body),
+            })
+            .collect();
+        let written = rows.len();
+        self.insert_search_rows(rows).await?;
+        Ok((last, written))
+    }
+
+    /// Moves the walk's cursor to `(room, seq)`.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn set_search_backfill(&mut self, room: RoomId, seq: i64) -> Result<()> {
+        let update = diesel::update(search_backfill::table.find(BACKFILL))
+            .set((search_backfill::room_id.eq(room.to_vec()), search_backfill::seq.eq(seq)));
+        self.execute(update).await?;
+        Ok(())
+    }
+
+    /// Ends the walk: every message before the cursor has been looked at, and there are no more.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn finish_search_backfill(&mut self) -> Result<()> {
+        self.execute(diesel::delete(search_backfill::table.find(BACKFILL))).await?;
+        Ok(())
     }
 }
 
