@@ -66,6 +66,10 @@ struct Cli {
     #[arg(long)]
     connection_users: Option<usize>,
 
+    /// Messages in the search scenario's room. [default: 10000000, --quick 5000]
+    #[arg(long)]
+    search_messages: Option<u64>,
+
     /// Subscribers in the fan-out scenario. [default: 1000, --quick 50]
     #[arg(long)]
     fanout_subscribers: Option<usize>,
@@ -138,6 +142,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(n) = cli.history_messages {
         sizes.history_messages = n;
+    }
+    if let Some(n) = cli.search_messages {
+        sizes.search_messages = n;
     }
     if let Some(n) = cli.idle_streams {
         sizes.idle_streams = n;

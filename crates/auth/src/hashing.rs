@@ -63,6 +63,11 @@ impl Hashing {
         }
     }
 
+    /// Frees the hasher's working memory not used for `idle` (see [`Hasher::release_idle`]).
+    pub(crate) fn release_idle(&self, idle: std::time::Duration) -> usize {
+        self.hasher.release_idle(idle)
+    }
+
     /// Runs `work` with the hasher on the blocking pool once a worker is free.
     ///
     /// # Errors

@@ -10,6 +10,7 @@
 //! glibc the freed blocks stayed in the heap anyway. Reuse makes both the speed and the memory predictable.
 
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -34,8 +35,9 @@ pub(crate) struct Hasher {
     /// A hash of nothing in particular, checked when the account does not exist so that "no such user" takes
     /// as long as "wrong password".
     dummy: String,
-    /// Working memory of finished hashes, each `params.block_count()` blocks long, ready for the next.
-    memory: Mutex<Vec<Vec<Block>>>,
+    /// Working memory of finished hashes, each `params.block_count()` blocks long, ready for the next, with
+    /// when it was last used (the most recently used last).
+    memory: Mutex<Vec<(Vec<Block>, Instant)>>,
 }
 
 impl Hasher {
@@ -120,7 +122,8 @@ impl Hasher {
         out: &mut [u8],
     ) -> Result<(), HashError> {
         let blocks = params.block_count();
-        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner).pop().unwrap_or_default();
+        let pooled = self.memory.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut memory = pooled.map(|(memory, _)| memory).unwrap_or_default();
         if memory.len() < blocks {
             memory.resize(blocks, Block::new());
         }
@@ -132,9 +135,17 @@ impl Hasher {
         );
         // Keep only buffers of the current size: a stored hash with a larger cost must not pin its memory.
         if memory.len() == self.params.block_count() {
-            self.memory.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
+            self.memory.lock().unwrap_or_else(PoisonError::into_inner).push((memory, Instant::now()));
         }
         Ok(result?)
+    }
+
+    /// Frees the working buffers not used for `idle`, and says how many it freed.
+    pub(crate) fn release_idle(&self, idle: Duration) -> usize {
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = memory.len();
+        memory.retain(|(_, used)| used.elapsed() < idle);
+        before - memory.len()
     }
 
     fn is_weaker(&self, stored: &PasswordHash) -> bool {
@@ -204,6 +215,9 @@ mod tests {
         let strong = Hasher::with_params(Params::new(2048, 1, 1, None)?)?.hash("correct horse")?;
         assert_eq!(hasher.verify("correct horse", &strong), Verified::Yes);
         assert_eq!(pooled(), 0, "the grown buffer was dropped");
+        hasher.hash("correct horse")?;
+        assert_eq!((hasher.release_idle(Duration::from_secs(60)), pooled()), (0, 1), "recently used: kept");
+        assert_eq!((hasher.release_idle(Duration::ZERO), pooled()), (1, 0), "idle: freed");
         Ok(())
     }
 
