@@ -10,6 +10,7 @@ mod support;
 mod actions;
 mod auth;
 mod cluster;
+mod deploy;
 mod examples;
 mod faults;
 mod grpcurl;
