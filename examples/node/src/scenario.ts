@@ -83,10 +83,17 @@ async function run(server: string, maxTokenWaitS: number) {
       password: "another password",
     });
     await expectError(taken, Code.AlreadyExists, "USERNAME_TAKEN");
-    const bad = robot.auth.register({ username: `carol-${suffix}`, email: "not an address", password: "carol's password" });
+    const bad = robot.auth.register({
+      username: `carol-${suffix}`,
+      email: "not an address",
+      password: "carol's password",
+    });
     const found = await expectError(bad, Code.InvalidArgument, "FIELD_INVALID");
     check(found.fields.has("email"), `BadRequest names ${[...found.fields.keys()]}, not email`);
-    ok("reasons", `USERNAME_TAKEN for a taken username (any case); FIELD_INVALID naming email (${found.fields.get("email")})`);
+    ok(
+      "reasons",
+      `USERNAME_TAKEN for a taken username (any case); FIELD_INVALID naming email (${found.fields.get("email")})`,
+    );
 
     const room = (
       await alice.call(alice.rooms.createRoom, {
@@ -160,7 +167,10 @@ async function run(server: string, maxTokenWaitS: number) {
       seqs.join() === expected.join(),
       `after seq ${lastSeen} bob got ${seqs.join()}, expected ${lastSeen + 1n}..${live.seq}`,
     );
-    ok("resume", `bob resumed after seq ${lastSeen}, got ${missed[0]}..${missed[2]} once each, then live seq ${after.seq}`);
+    ok(
+      "resume",
+      `bob resumed after seq ${lastSeen}, got ${missed[0]}..${missed[2]} once each, then live seq ${after.seq}`,
+    );
     lastSeen = after.seq;
 
     let asked = await send(bob, room.id, "!echo hello from bob");
@@ -194,7 +204,10 @@ async function run(server: string, maxTokenWaitS: number) {
         );
         break;
       }
-      check(Date.now() - expires < 30_000, `the access token is still accepted ${Date.now() - expires} ms after it expired`);
+      check(
+        Date.now() - expires < 30_000,
+        `the access token is still accepted ${Date.now() - expires} ms after it expired`,
+      );
       await sleep(250);
     }
     const late = ((Date.now() - expires) / 1000).toFixed(1);
