@@ -214,7 +214,8 @@ class Events:
         self.ready = ready
 
     async def next(self, timeout: float | None = None) -> messages_pb2.SubscribeResponse:
-        """The next event; EOFError when the stream ended cleanly, AioRpcError when it failed."""
+        """The next event; EOFError when the stream ended cleanly, AioRpcError when it failed, TimeoutError
+        after `timeout` seconds (the read is cancelled with it: open a new stream after one)."""
         event = await asyncio.wait_for(self.call.read(), timeout)
         if event is grpc.aio.EOF:
             raise EOFError("the stream ended")

@@ -196,7 +196,10 @@ export class Events implements AsyncIterable<SubscribeResponse> {
     readonly ready: SubscriptionReady,
   ) {}
 
-  /** The next event, failing after `timeoutMs`; undefined when the stream ended cleanly. */
+  /**
+   * The next event, failing after `timeoutMs`; undefined when the stream ended cleanly. A timeout is the end of
+   * the stream for the caller: the read it gave up on still takes the next event.
+   */
   async next(timeoutMs = 10_000): Promise<SubscribeResponse | undefined> {
     const r = await within(this.events.next(), timeoutMs, "no event");
     return r.done ? undefined : r.value;
