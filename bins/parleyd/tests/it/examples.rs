@@ -87,9 +87,10 @@ async fn parleyd(t: &TestDb, data: &Path) -> anyhow::Result<testkit::Daemon> {
     Daemon::spawn(&args, &[]).await
 }
 
-/// Checks that a scenario passed: exit status 0, every step reported in order, and the final line.
-fn assert_passed(name: &str, output: &Output) {
-    let transcript = text(output);
+/// Checks that a scenario passed: exit status 0, every step reported in order, and the final line. A failure
+/// shows the scenario's output and then the server's log.
+fn assert_passed(name: &str, output: &Output, server: &testkit::Daemon) {
+    let transcript = format!("{}\n--- parleyd's log:\n{}", text(output), server.log());
     assert!(output.status.success(), "the {name} scenario failed ({}):\n{transcript}", output.status);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -143,7 +144,7 @@ async fn the_python_example_client_passes_its_scenario() -> anyhow::Result<()> {
     let server = parleyd(&t, data.path()).await?;
     let address = server.addr.to_string();
     let output = run(&python, &["scenario.py", "--server", &address], &examples().join("python"), RUN_LIMIT).await?;
-    assert_passed("Python", &output);
+    assert_passed("Python", &output, &server);
     server.terminate()?;
     Ok(())
 }
@@ -175,7 +176,7 @@ async fn the_node_example_client_passes_its_scenario() -> anyhow::Result<()> {
     let server = parleyd(&t, data.path()).await?;
     let output =
         run(Path::new("npm"), &["run", "-s", "scenario", "--", "--server", &server.url], &dir, RUN_LIMIT).await?;
-    assert_passed("Node", &output);
+    assert_passed("Node", &output, &server);
     server.terminate()?;
     Ok(())
 }
