@@ -1,7 +1,9 @@
 //! Bounded password hashing. Each argon2id hash takes tens of milliseconds of one core and 19 MiB of memory,
 //! so hashing runs on the blocking pool at most `workers` at a time, with at most `queue` waiting; past that
 //! a call is refused at once (the client retries later) instead of piling up blocking threads that each
-//! hold 19 MiB.
+//! hold 19 MiB. The hasher keeps the working memory of finished hashes for the next (see
+//! [`crate::password`]) only while hashing goes on: when the last hash in flight ends with none waiting,
+//! the memory is freed, so an idle server holds none of it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,6 +42,8 @@ pub(crate) enum Refused {
 pub(crate) struct Hashing {
     hasher: Arc<Hasher>,
     workers: Semaphore,
+    /// The number of workers (the semaphore's permits when none is taken).
+    capacity: usize,
     waiting: AtomicUsize,
     queue: usize,
 }
@@ -58,14 +62,10 @@ impl Hashing {
         Self {
             hasher: Arc::new(hasher),
             workers: Semaphore::new(config.workers.max(1)),
+            capacity: config.workers.max(1),
             waiting: AtomicUsize::new(0),
             queue: config.queue,
         }
-    }
-
-    /// Frees the hasher's working memory not used for `idle` (see [`Hasher::release_idle`]).
-    pub(crate) fn release_idle(&self, idle: std::time::Duration) -> usize {
-        self.hasher.release_idle(idle)
     }
 
     /// Runs `work` with the hasher on the blocking pool once a worker is free.
@@ -94,6 +94,11 @@ impl Hashing {
         let hasher = self.hasher.clone();
         let result = tokio::task::spawn_blocking(move || work(&hasher)).await;
         drop(permit);
+        if self.waiting.load(Ordering::Acquire) == 0 && self.workers.available_permits() == self.capacity {
+            // The last hash of a burst: give its memory back (unmapping 19 MiB blocks is done off the workers).
+            let hasher = self.hasher.clone();
+            drop(tokio::task::spawn_blocking(move || hasher.release_memory()));
+        }
         result.map_err(|e| Refused::Failed(e.to_string()))
     }
 }
@@ -128,5 +133,33 @@ mod tests {
         assert!(busy.await.expect("joined").is_ok());
         assert!(queued.await.expect("joined").is_ok());
         assert_eq!(hashing.run(|_| 7).await, Ok(7), "free again");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn working_memory_is_kept_through_a_burst_and_freed_when_hashing_stops() {
+        let hasher = Hasher::with_params(argon2::Params::new(64, 1, 1, None).expect("params")).expect("hasher");
+        let hashing = Arc::new(Hashing::new(hasher, HashingConfig { workers: 2, queue: 8 }));
+        let burst = (0..8).map(|i| {
+            let hashing = hashing.clone();
+            tokio::spawn(async move {
+                hashing
+                    .run(move |h| {
+                        let phc = h.hash(&format!("password {i}")).expect("hash");
+                        std::thread::sleep(Duration::from_millis(20));
+                        (phc, h.pooled())
+                    })
+                    .await
+            })
+        });
+        let pooled: Vec<usize> =
+            futures::future::join_all(burst).await.into_iter().map(|r| r.expect("joined").expect("ran").1).collect();
+        assert!(pooled.iter().all(|n| *n <= 2), "at most a buffer per worker: {pooled:?}");
+        assert!(pooled.iter().any(|n| *n > 0), "reused during the burst: {pooled:?}");
+        // The release runs on the blocking pool just after the last hash.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while hashing.hasher.pooled() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(hashing.hasher.pooled(), 0, "idle: freed");
     }
 }

@@ -572,12 +572,6 @@ impl Auth {
         Ok(self.db.transaction(async |tx| tx.purge_sessions(before).await).await?)
     }
 
-    /// Frees password-hashing memory (19 MiB per hash that ran at once) not used for `idle`; the next hash
-    /// allocates it again. Returns how many buffers were freed.
-    pub fn release_idle_hash_memory(&self, idle: Duration) -> usize {
-        self.hashing.release_idle(idle)
-    }
-
     fn new_session(&self, user_id: UserId, now: Millis) -> (NewSession, String) {
         let (refresh, refresh_hash) = tokens::new_refresh_token();
         let session = NewSession {

@@ -10,7 +10,6 @@
 //! glibc the freed blocks stayed in the heap anyway. Reuse makes both the speed and the memory predictable.
 
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -35,9 +34,8 @@ pub(crate) struct Hasher {
     /// A hash of nothing in particular, checked when the account does not exist so that "no such user" takes
     /// as long as "wrong password".
     dummy: String,
-    /// Working memory of finished hashes, each `params.block_count()` blocks long, ready for the next, with
-    /// when it was last used (the most recently used last).
-    memory: Mutex<Vec<(Vec<Block>, Instant)>>,
+    /// Working memory of finished hashes, each `params.block_count()` blocks long, ready for the next.
+    memory: Mutex<Vec<Vec<Block>>>,
 }
 
 impl Hasher {
@@ -122,8 +120,7 @@ impl Hasher {
         out: &mut [u8],
     ) -> Result<(), HashError> {
         let blocks = params.block_count();
-        let pooled = self.memory.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let mut memory = pooled.map(|(memory, _)| memory).unwrap_or_default();
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner).pop().unwrap_or_default();
         if memory.len() < blocks {
             memory.resize(blocks, Block::new());
         }
@@ -135,17 +132,21 @@ impl Hasher {
         );
         // Keep only buffers of the current size: a stored hash with a larger cost must not pin its memory.
         if memory.len() == self.params.block_count() {
-            self.memory.lock().unwrap_or_else(PoisonError::into_inner).push((memory, Instant::now()));
+            self.memory.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
         }
         Ok(result?)
     }
 
-    /// Frees the working buffers not used for `idle`, and says how many it freed.
-    pub(crate) fn release_idle(&self, idle: Duration) -> usize {
-        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = memory.len();
-        memory.retain(|(_, used)| used.elapsed() < idle);
-        before - memory.len()
+    /// Frees the working buffers of finished hashes (those of hashes running now are kept by them).
+    pub(crate) fn release_memory(&self) {
+        let freed = std::mem::take(&mut *self.memory.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(freed);
+    }
+
+    /// How many working buffers are ready for the next hash.
+    #[cfg(test)]
+    pub(crate) fn pooled(&self) -> usize {
+        self.memory.lock().map_or(usize::MAX, |m| m.len())
     }
 
     fn is_weaker(&self, stored: &PasswordHash) -> bool {
@@ -204,7 +205,7 @@ mod tests {
     #[test]
     fn working_memory_is_reused_and_only_at_the_current_size() -> Result<(), argon2::password_hash::Error> {
         let hasher = Hasher::with_params(Params::new(1024, 1, 1, None)?)?;
-        let pooled = || hasher.memory.lock().map(|m| m.len()).unwrap_or(usize::MAX);
+        let pooled = || hasher.pooled();
         assert_eq!(pooled(), 1, "the dummy hash left its buffer");
         for _ in 0..5 {
             let phc = hasher.hash("correct horse")?;
@@ -216,8 +217,9 @@ mod tests {
         assert_eq!(hasher.verify("correct horse", &strong), Verified::Yes);
         assert_eq!(pooled(), 0, "the grown buffer was dropped");
         hasher.hash("correct horse")?;
-        assert_eq!((hasher.release_idle(Duration::from_secs(60)), pooled()), (0, 1), "recently used: kept");
-        assert_eq!((hasher.release_idle(Duration::ZERO), pooled()), (1, 0), "idle: freed");
+        assert_eq!(pooled(), 1);
+        hasher.release_memory();
+        assert_eq!(pooled(), 0, "freed");
         Ok(())
     }
 

@@ -205,7 +205,6 @@ impl App {
         let messaging =
             Messaging::new(db.clone(), bus.clone(), rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, &supervisor);
-        spawn_hash_memory_release(auth.clone(), &supervisor);
         let rates = Arc::new(limits::RateLimits::new(&config.rates));
         spawn_rate_sweep(rates.clone(), &supervisor);
         let cluster_config = config.cluster.clone();
@@ -233,27 +232,6 @@ fn spawn_rate_sweep(rates: Arc<limits::RateLimits>, supervisor: &Supervisor) {
             loop {
                 minutely.tick().await;
                 rates.sweep();
-            }
-        }
-    });
-}
-
-/// How long password-hashing memory stays allocated after its last use: through a burst of sign-ins the
-/// buffers are reused (no page faults, no zeroing), and an idle server gives them back.
-const HASH_MEMORY_IDLE: Duration = Duration::from_secs(10);
-
-/// Frees idle password-hashing memory every few seconds.
-fn spawn_hash_memory_release(auth: Arc<Auth>, supervisor: &Supervisor) {
-    supervisor.spawn("hash memory release", move || {
-        let auth = auth.clone();
-        async move {
-            let mut ticks = tokio::time::interval(HASH_MEMORY_IDLE / 2);
-            loop {
-                ticks.tick().await;
-                let freed = auth.release_idle_hash_memory(HASH_MEMORY_IDLE);
-                if freed > 0 {
-                    tracing::debug!(buffers = freed, "freed idle password-hashing memory");
-                }
             }
         }
     });
