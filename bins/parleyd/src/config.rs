@@ -283,6 +283,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_NATS_CREDS", value_name = "FILE")]
     pub nats_creds: Option<PathBuf>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (a separate port with no authentication: bind it to a
+    /// private address). [default: off]
+    #[arg(long, env = "PARLEY_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format.
     #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

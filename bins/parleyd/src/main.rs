@@ -86,6 +86,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+        ),
+        None => None,
+    };
 
     let database_url = match &config.database_url {
         Some(url) => url.clone(),
@@ -160,6 +168,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let app = gateway::App::new(db, app_config)?;
 
     let shutdown = shutdown_signal()?;
+    if let Some(metrics_listener) = metrics_listener {
+        let address = metrics_listener.local_addr().context("cannot read the metrics address")?;
+        gateway::serve_metrics(&app, metrics_listener);
+        tracing::info!(%address, "serving metrics at /metrics");
+    }
     let address = listener.local_addr().context("cannot read the listening address")?;
     tracing::info!(
         %address,

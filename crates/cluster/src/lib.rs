@@ -143,7 +143,8 @@ struct Core {
     link: watch::Sender<Link>,
     /// Whether the wildcard subscription is in place (the link counts as connected only from then on).
     subscribed: std::sync::atomic::AtomicBool,
-    dropped: std::sync::atomic::AtomicU64,
+    /// The link's state and the messages dropped, for monitoring.
+    metrics: metrics::Cluster,
 }
 
 /// What the link task owns; kept here between restarts of the task.
@@ -163,6 +164,7 @@ impl Cluster {
         config: ClusterConfig,
         bus: Bus,
         uplink: Uplink,
+        metrics: metrics::Cluster,
         supervisor: &Supervisor,
     ) -> Result<(Self, mpsc::Receiver<Inbound>), Error> {
         for url in config.url.split(',') {
@@ -192,7 +194,7 @@ impl Cluster {
             out,
             link: watch::channel(Link::Connecting).0,
             subscribed: std::sync::atomic::AtomicBool::new(false),
-            dropped: std::sync::atomic::AtomicU64::new(0),
+            metrics,
         });
         let owned = Arc::new(tokio::sync::Mutex::new(Owned { uplink, out: out_receiver }));
         let task_core = core.clone();
@@ -246,13 +248,19 @@ impl Core {
     }
 
     fn drop_one(&self) {
-        let dropped = self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let dropped = self.metrics.dropped();
         if dropped.is_power_of_two() {
             tracing::warn!(
                 dropped,
                 "cluster messages dropped (NATS is away or slow); the tail check and snapshots cover them"
             );
         }
+    }
+
+    /// Records the link's new state, for the health service and the metrics.
+    fn set_link(&self, state: Link) {
+        self.metrics.link(state == Link::Connected);
+        self.link.send_replace(state);
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -284,12 +292,12 @@ async fn connect(core: &Arc<Core>, config: &ClusterConfig, creds: Option<&str>) 
                     async_nats::Event::Connected => {
                         tracing::info!("connected to NATS: real-time delivery across nodes is on");
                         if core.subscribed.load(std::sync::atomic::Ordering::SeqCst) {
-                            core.link.send_replace(Link::Connected);
+                            core.set_link(Link::Connected);
                         }
                     }
                     async_nats::Event::Disconnected => {
                         tracing::warn!("lost the connection to NATS: serving on, other nodes' messages arrive through the tail check until it is back");
-                        core.link.send_replace(Link::Disconnected);
+                        core.set_link(Link::Disconnected);
                     }
                     other => tracing::info!(event = %other, "NATS"),
                 }
@@ -344,7 +352,7 @@ async fn run(
     };
     // Once the server has the subscription, events published anywhere reach this node.
     if client.flush().await.is_ok() && client.connection_state() == async_nats::connection::State::Connected {
-        core.link.send_replace(Link::Connected);
+        core.set_link(Link::Connected);
     }
     core.subscribed.store(true, std::sync::atomic::Ordering::SeqCst);
     let Owned { uplink, out } = owned;

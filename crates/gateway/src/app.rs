@@ -169,6 +169,8 @@ pub struct App {
     pub(crate) supervisor: Supervisor,
     /// This node's end of the cluster, if it is in one.
     pub(crate) cluster: Option<cluster::Cluster>,
+    /// What the node counts and measures (served by [`crate::serve_metrics`]).
+    pub(crate) metrics: metrics::Metrics,
 }
 
 impl App {
@@ -189,6 +191,8 @@ impl App {
             }
             None => (Bus::default(), None),
         };
+        let metrics = metrics::Metrics::new(config.cluster.is_some());
+        let db = db.with_metrics(metrics.storage());
         let stopping = CancellationToken::new();
         let supervisor = Supervisor::new(stopping.clone());
         let auth = Arc::new(
@@ -201,16 +205,27 @@ impl App {
             rooms.clone(),
             Arc::new(LocalStore::default()),
             config.presence_grace,
+            metrics.presence(),
         );
-        let messaging =
-            Messaging::new(db.clone(), bus.clone(), rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
+        let messaging = Messaging::new(
+            db.clone(),
+            bus.clone(),
+            rooms.clone(),
+            auth.clone(),
+            config.messaging.clone(),
+            metrics.messaging(),
+            &supervisor,
+        );
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, &supervisor);
         let rates = Arc::new(limits::RateLimits::new(&config.rates));
         spawn_rate_sweep(rates.clone(), &supervisor);
         let cluster_config = config.cluster.clone();
-        let mut app = Self { db, auth, rooms, messaging, presence, rates, config, stopping, supervisor, cluster: None };
+        let cluster_metrics = metrics.cluster();
+        let mut app =
+            Self { db, auth, rooms, messaging, presence, rates, config, stopping, supervisor, cluster: None, metrics };
         if let (Some(cluster_config), Some(uplink)) = (cluster_config, uplink) {
-            let (cluster, inbound) = cluster::Cluster::start(cluster_config, bus, uplink, &app.supervisor)?;
+            let (cluster, inbound) =
+                cluster::Cluster::start(cluster_config, bus, uplink, cluster_metrics, &app.supervisor)?;
             crate::peers::share(&app, &cluster);
             crate::peers::route(&app, inbound);
             app.cluster = Some(cluster);

@@ -12,13 +12,16 @@ mod convert;
 mod health;
 mod incoming;
 mod layer;
+mod observe;
 mod peers;
+mod scrape;
 mod server;
 mod services;
 mod status;
 mod web;
 
 pub use app::{App, Config, Error, TlsConfig, TransportLimits};
+pub use scrape::serve_metrics;
 pub use server::serve;
 
 // The binaries configure the domain crates through these, so that they depend on the gateway only.

@@ -14,6 +14,7 @@ mod faults;
 mod grpcurl;
 mod hardening;
 mod messages;
+mod metrics;
 mod presence;
 mod read;
 mod reasons;

@@ -35,6 +35,7 @@ fn node(t: &testdb::TestDb) -> anyhow::Result<Node> {
         rooms.clone(),
         auth.clone(),
         MessagingConfig { reconcile_interval: Duration::from_millis(200), ..MessagingConfig::default() },
+        metrics::Messaging::default(),
         &tasks::Supervisor::new(stopping.clone()),
     );
     Ok(Node { auth, rooms, messaging, _stopping: stopping.drop_guard() })
