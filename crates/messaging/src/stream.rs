@@ -259,6 +259,7 @@ impl Task {
             Ok(Event::Entry(entry)) if entry.seq == cursor + 1 => self.deliver(entry).await,
             Ok(Event::Entry(entry)) if entry.seq > cursor + 1 => self.catch_up(room, entry.seq).await,
             Ok(Event::Entry(_)) => Ok(()),
+            Ok(Event::RoomDeleted { .. }) => self.remove(room, Departure::RoomDeleted, cursor).await,
             Ok(Event::Tail { last_seq, .. }) if last_seq > cursor => {
                 self.inner.metrics.tail_repaired();
                 self.catch_up(room, last_seq).await
