@@ -151,6 +151,12 @@ pub enum Error {
     /// A background task kept failing and was given up on.
     #[error("the background task {0:?} kept failing; stopping so that a supervisor can restart the node")]
     TaskFailed(&'static str),
+    /// An operator's command on accounts failed.
+    #[error(transparent)]
+    Auth(#[from] auth::Error),
+    /// An operator's command on rooms failed.
+    #[error(transparent)]
+    Rooms(#[from] rooms::Error),
 }
 
 /// One node's services.
@@ -217,6 +223,7 @@ impl App {
             &supervisor,
         );
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, &supervisor);
+        spawn_revocation_watch(auth.clone(), config.auth.session_check_interval, &supervisor);
         let rates = Arc::new(limits::RateLimits::new(&config.rates));
         spawn_rate_sweep(rates.clone(), &supervisor);
         let cluster_config = config.cluster.clone();
@@ -247,6 +254,27 @@ fn spawn_rate_sweep(rates: Arc<limits::RateLimits>, supervisor: &Supervisor) {
             loop {
                 minutely.tick().await;
                 rates.sweep();
+            }
+        }
+    });
+}
+
+/// Ends, on this node, the sessions revoked elsewhere (another node, or `parleyd admin`), every `every`
+/// (see `auth::RevocationWatch`).
+fn spawn_revocation_watch(auth: Arc<Auth>, every: Duration, supervisor: &Supervisor) {
+    supervisor.spawn("revocation watch", move || {
+        let auth = auth.clone();
+        async move {
+            let mut watch = auth::RevocationWatch::new();
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match auth.watch_revocations(&mut watch).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(sessions = n, "ended sessions revoked elsewhere"),
+                    Err(e) => tracing::warn!(error = %e, "looking for revoked sessions failed; will retry"),
+                }
             }
         }
     });

@@ -8,6 +8,7 @@
 mod support;
 
 mod actions;
+mod admin;
 mod auth;
 mod cluster;
 mod faults;
