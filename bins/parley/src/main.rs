@@ -734,7 +734,11 @@ async fn show(s: &mut Session, event: Event, cursors: &mut Vec<(String, i64)>, n
             let label = names.get(&removed.room_id).cloned().unwrap_or_else(|| removed.room_id.clone());
             println!(
                 "* stopped following {label} ({})",
-                if removed.reason() == RoomRemovedReason::Removed { "removed" } else { "left" }
+                match removed.reason() {
+                    RoomRemovedReason::Removed => "removed",
+                    RoomRemovedReason::Deleted => "the room was deleted",
+                    _ => "left",
+                }
             );
             cursors.retain(|(r, _)| *r != removed.room_id);
         }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use gateway::Quota;
 
 /// How log lines look.
@@ -47,37 +47,41 @@ fn parse_bytes(s: &str) -> Result<usize, String> {
 #[derive(Parser)]
 #[command(name = "parleyd", version, about, long_about = None)]
 pub struct Config {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on (gRPC, grpc-web and the web app share it).
     #[arg(long, env = "PARLEY_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
     /// Directory for the SQLite database and the generated JWT secret; created if missing.
     /// [default: the platform's data directory, e.g. ~/.local/share/parley]
-    #[arg(long, env = "PARLEY_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "PARLEY_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// Database: sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE (MariaDB too); add
     /// ?require_ssl=true to a MySQL URL to require TLS.
     /// [default: sqlite://DATA_DIR/parley.db]
-    #[arg(long, env = "PARLEY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(long, global = true, env = "PARLEY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// MySQL over TLS: verify the server's certificate with this CA (PEM) instead of the public roots.
     /// Turns TLS on for the MySQL connection.
-    #[arg(long, env = "PARLEY_DATABASE_CA", value_name = "FILE")]
+    #[arg(long, global = true, env = "PARLEY_DATABASE_CA", value_name = "FILE")]
     pub database_ca: Option<PathBuf>,
 
     /// Most database connections open at once.
-    #[arg(long, env = "PARLEY_DB_MAX_CONNECTIONS", value_name = "N", default_value_t = 16)]
+    #[arg(long, global = true, env = "PARLEY_DB_MAX_CONNECTIONS", value_name = "N", default_value_t = 16)]
     pub db_max_connections: usize,
 
     /// How long a request waits for a database connection before failing with UNAVAILABLE.
-    #[arg(long, env = "PARLEY_DB_ACQUIRE_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "PARLEY_DB_ACQUIRE_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: Duration,
 
     /// How long one database statement may take before the call fails with UNAVAILABLE (its connection is
     /// then discarded).
-    #[arg(long, env = "PARLEY_DB_QUERY_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "PARLEY_DB_QUERY_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub db_query_timeout: Duration,
 
     /// How often readiness (grpc.health.v1) checks that the database answers; two failed checks in a row
@@ -265,11 +269,11 @@ pub struct Config {
 
     /// Join a cluster of nodes over this NATS server: nats://[USER:PASSWORD@]HOST:PORT, tls://… for TLS,
     /// several separated by commas. Without it the node runs alone with its in-process bus.
-    #[arg(long, env = "PARLEY_NATS_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(long, global = true, env = "PARLEY_NATS_URL", value_name = "URL", hide_env_values = true)]
     pub nats_url: Option<String>,
 
     /// The first token of every NATS subject, so that several clusters can share one NATS.
-    #[arg(long, env = "PARLEY_NATS_PREFIX", value_name = "TOKEN", default_value = "parley")]
+    #[arg(long, global = true, env = "PARLEY_NATS_PREFIX", value_name = "TOKEN", default_value = "parley")]
     pub nats_prefix: String,
 
     /// How often the node tells the cluster it is alive.
@@ -282,33 +286,117 @@ pub struct Config {
     pub nats_node_timeout: Duration,
 
     /// Verify the NATS server's certificate with this CA (PEM); turns TLS on.
-    #[arg(long, env = "PARLEY_NATS_CA", value_name = "FILE")]
+    #[arg(long, global = true, env = "PARLEY_NATS_CA", value_name = "FILE")]
     pub nats_ca: Option<PathBuf>,
 
     /// A client certificate (PEM) to present to NATS; needs --nats-key.
-    #[arg(long, env = "PARLEY_NATS_CERT", value_name = "FILE", requires = "nats_key")]
+    #[arg(long, global = true, env = "PARLEY_NATS_CERT", value_name = "FILE", requires = "nats_key")]
     pub nats_cert: Option<PathBuf>,
 
     /// The key of --nats-cert (PEM).
-    #[arg(long, env = "PARLEY_NATS_KEY", value_name = "FILE", requires = "nats_cert")]
+    #[arg(long, global = true, env = "PARLEY_NATS_KEY", value_name = "FILE", requires = "nats_cert")]
     pub nats_key: Option<PathBuf>,
 
     /// A NATS credentials file (user JWT and NKey seed).
-    #[arg(long, env = "PARLEY_NATS_CREDS", value_name = "FILE")]
+    #[arg(long, global = true, env = "PARLEY_NATS_CREDS", value_name = "FILE")]
     pub nats_creds: Option<PathBuf>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (a separate port with no authentication: bind it to a
+    /// private address). [default: off]
+    #[arg(long, env = "PARLEY_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format.
-    #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    #[arg(long, global = true, env = "PARLEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
 
     /// Which log lines to keep, as a tracing filter (e.g. "info" or "info,gateway=debug").
-    #[arg(long, env = "PARLEY_LOG", value_name = "FILTER", default_value = "info")]
+    #[arg(long, global = true, env = "PARLEY_LOG", value_name = "FILTER", default_value = "info")]
     pub log: String,
+}
+
+/// What parleyd does other than serve.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Operators' commands, run on the server's database with the server's configuration (the same
+    /// --database-url / --data-dir and PARLEY_* variables; with --nats-url, the nodes hear of ended
+    /// sessions at once, else within seconds).
+    Admin {
+        /// The command.
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+/// The operators' commands. USER is a username or an email address.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account. The password is read from standard input (its first line), or asked for twice
+    /// at a terminal.
+    CreateUser {
+        /// The username (3 to 32 letters, digits, '_', '-', '.').
+        username: String,
+        /// The email address.
+        #[arg(long)]
+        email: String,
+        /// The name shown to others [default: the username].
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
+    /// Set a new password (read as for create-user) and end every session of the account.
+    ResetPassword {
+        /// The account.
+        user: String,
+    },
+    /// Disable an account: it can no longer sign in or refresh, and its sessions and open streams end on
+    /// every node.
+    Disable {
+        /// The account.
+        user: String,
+    },
+    /// Enable a disabled account again (it signs in anew).
+    Enable {
+        /// The account.
+        user: String,
+    },
+    /// List the sessions of an account (ended ones are kept for a week).
+    Sessions {
+        /// The account.
+        user: String,
+    },
+    /// End one session of an account (its id from `sessions`), or all of them with --all.
+    Revoke {
+        /// The account.
+        user: String,
+        /// The session to end.
+        #[arg(required_unless_present = "all")]
+        session: Option<String>,
+        /// End every session of the account.
+        #[arg(long, conflicts_with = "session")]
+        all: bool,
+    },
+    /// Delete a room with its whole timeline, memberships and invitations. Its members' open streams are
+    /// told (within the tail-check interval).
+    DeleteRoom {
+        /// The room's id.
+        room: String,
+    },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_commands_take_the_database_flags_before_or_after_them() {
+        let after = Config::try_parse_from(["parleyd", "admin", "disable", "alice", "--database-url", "sqlite://x.db"]);
+        assert!(after.is_ok_and(|c| c.database_url.as_deref() == Some("sqlite://x.db")
+            && matches!(&c.command, Some(Command::Admin { action: AdminCommand::Disable { user } }) if user == "alice")));
+        let before = Config::try_parse_from(["parleyd", "--database-url", "sqlite://y.db", "admin", "sessions", "bob"]);
+        assert!(before.is_ok_and(|c| c.database_url.as_deref() == Some("sqlite://y.db")));
+        assert!(Config::try_parse_from(["parleyd", "admin", "revoke", "bob"]).is_err(), "a session or --all");
+        assert!(Config::try_parse_from(["parleyd", "admin", "revoke", "bob", "--all"]).is_ok());
+    }
 
     #[test]
     fn sizes_take_units() {

@@ -1,9 +1,11 @@
 //! `parleyd`, the Parley server. Reads its configuration (flags and `PARLEY_*` variables), prepares the data
-//! directory, the database and the JWT secret, and serves until SIGINT or SIGTERM.
+//! directory, the database and the JWT secret, and serves until SIGINT or SIGTERM. `parleyd admin …` runs
+//! one of the operators' commands on the same configuration instead (see `admin.rs`).
 //!
 //! Every failure to start is reported as one line on stderr and a non-zero exit status: a person reading it
 //! should know what to fix.
 
+mod admin;
 mod config;
 
 /// jemalloc, not glibc's malloc: argon2 allocates 19 MiB per hash, and glibc keeps freed blocks of that size
@@ -42,10 +44,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let outcome = match config.command {
+        Some(config::Command::Admin { ref action }) => runtime.block_on(admin::run(&config, action)),
+        None => runtime.block_on(run(config)).inspect_err(|e| {
+            tracing::error!(error = %format!("{e:#}"), "parleyd stopped");
+        }),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "parleyd stopped");
             report(&e);
             ExitCode::FAILURE
         }
@@ -71,10 +78,7 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let data_dir = match &config.data_dir {
-        Some(dir) => dir.clone(),
-        None => default_data_dir(),
-    };
+    let data_dir = data_dir(&config);
     fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
 
     let jwt_secret = match &config.jwt_secret {
@@ -86,21 +90,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+        ),
+        None => None,
+    };
 
-    let database_url = match &config.database_url {
-        Some(url) => url.clone(),
-        None => format!("sqlite://{}", data_dir.join("parley.db").display()),
-    };
-    let db_config = gateway::DbConfig {
-        url: database_url.clone(),
-        max_connections: config.db_max_connections,
-        acquire_timeout: config.db_acquire_timeout,
-        tls_ca: config.database_ca.clone(),
-        query_timeout: config.db_query_timeout,
-    };
-    let db = gateway::Db::open(&db_config)
-        .await
-        .with_context(|| format!("cannot open the database {}", gateway::redact(&database_url)))?;
+    let database_url = database_url(&config, &data_dir);
+    let db = open_database(&config, &database_url).await?;
 
     let mut app_config = gateway::Config::new(jwt_secret);
     app_config.auth.access_token_ttl = config.access_token_ttl;
@@ -132,15 +132,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     app_config.rates = rate_config(&config);
     app_config.messaging.reconcile_interval = config.tail_check_interval;
-    app_config.cluster = config.nats_url.as_ref().map(|url| gateway::ClusterConfig {
-        prefix: config.nats_prefix.clone(),
-        heartbeat: config.nats_heartbeat,
-        node_timeout: config.nats_node_timeout,
-        ca: config.nats_ca.clone(),
-        client_cert: config.nats_cert.clone().zip(config.nats_key.clone()),
-        creds: config.nats_creds.clone(),
-        ..gateway::ClusterConfig::new(url.clone())
-    });
+    app_config.cluster = cluster_config(&config);
     let cluster = app_config.cluster.is_some();
     app_config.tls = tls_config(&config)?;
     let tls = app_config.tls.is_some();
@@ -160,6 +152,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let app = gateway::App::new(db, app_config)?;
 
     let shutdown = shutdown_signal()?;
+    if let Some(metrics_listener) = metrics_listener {
+        let address = metrics_listener.local_addr().context("cannot read the metrics address")?;
+        gateway::serve_metrics(&app, metrics_listener);
+        tracing::info!(%address, "serving metrics at /metrics");
+    }
     let address = listener.local_addr().context("cannot read the listening address")?;
     tracing::info!(
         %address,
@@ -172,6 +169,44 @@ async fn run(config: Config) -> anyhow::Result<()> {
     gateway::serve(app, listener, shutdown).await?;
     tracing::info!("parleyd stopped");
     Ok(())
+}
+
+/// The data directory the flags name, or the platform's.
+fn data_dir(config: &Config) -> PathBuf {
+    config.data_dir.clone().unwrap_or_else(default_data_dir)
+}
+
+/// The database the flags name: `--database-url`, or SQLite in the data directory.
+fn database_url(config: &Config, data_dir: &Path) -> String {
+    match &config.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", data_dir.join("parley.db").display()),
+    }
+}
+
+/// Opens (and migrates) the database at `url` with the pool the flags ask for.
+async fn open_database(config: &Config, url: &str) -> anyhow::Result<gateway::Db> {
+    let db_config = gateway::DbConfig {
+        url: url.to_owned(),
+        max_connections: config.db_max_connections,
+        acquire_timeout: config.db_acquire_timeout,
+        tls_ca: config.database_ca.clone(),
+        query_timeout: config.db_query_timeout,
+    };
+    gateway::Db::open(&db_config).await.with_context(|| format!("cannot open the database {}", gateway::redact(url)))
+}
+
+/// The cluster the flags name, if any.
+fn cluster_config(config: &Config) -> Option<gateway::ClusterConfig> {
+    config.nats_url.as_ref().map(|url| gateway::ClusterConfig {
+        prefix: config.nats_prefix.clone(),
+        heartbeat: config.nats_heartbeat,
+        node_timeout: config.nats_node_timeout,
+        ca: config.nats_ca.clone(),
+        client_cert: config.nats_cert.clone().zip(config.nats_key.clone()),
+        creds: config.nats_creds.clone(),
+        ..gateway::ClusterConfig::new(url.clone())
+    })
 }
 
 /// The request rate limits the flags ask for.

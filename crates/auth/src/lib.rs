@@ -5,11 +5,17 @@
 //! here and end to end; the gateway only converts requests and calls [`Auth`]. This crate never sees gRPC
 //! types, and never stores a password, a refresh token or key material in clear.
 //!
+//! [`Accounts`] holds the server operator's rules (`parleyd admin`): creating accounts, resetting passwords,
+//! disabling and enabling, revoking sessions. [`RevocationWatch`] is how a node learns of sessions ended by
+//! another process.
+//!
 //! Errors: every function returns [`Error`], which maps to the shared error codes through
 //! [`types::DomainError`].
 
+mod accounts;
 mod hashing;
 mod password;
+mod revocations;
 mod session_cache;
 mod throttle;
 mod tokens;
@@ -25,7 +31,10 @@ use storage::sessions::NewSession;
 use storage::users::NewUser;
 use types::{Account, DomainError, ErrorCode, FieldViolation, Millis, Reason, SessionId, User, UserId, Violations};
 
+pub use accounts::{Accounts, Managed};
 pub use hashing::HashingConfig;
+pub use revocations::RevocationWatch;
+pub use storage::sessions::SessionRecord;
 pub use throttle::ThrottleConfig;
 
 use hashing::Hashing;
@@ -63,8 +72,9 @@ pub struct AuthConfig {
     pub throttle: ThrottleConfig,
     /// How much password hashing may happen at once.
     pub hashing: HashingConfig,
-    /// How long a node trusts its knowledge that a session is live before asking the database again: the
-    /// longest a logout on another node takes to reach this one.
+    /// How long a node trusts its knowledge that a session is live before asking the database again, and how
+    /// often it looks for sessions revoked elsewhere ([`RevocationWatch`]): the longest a logout on another
+    /// node, or a revocation by `parleyd admin`, takes to reach this one without the cluster's help.
     pub session_check_interval: Duration,
 }
 
@@ -219,6 +229,15 @@ pub enum Error {
     /// The refresh token given to Logout is not one of the caller's sessions.
     #[error("no session of yours has this refresh token")]
     UnknownSession,
+    /// The account was disabled by the server's operator.
+    #[error("this account is disabled; ask the server's operator")]
+    AccountDisabled,
+    /// An operator named a session that is not one of the account's.
+    #[error("the account has no session with that id")]
+    NotTheirSession,
+    /// An operator named an account that does not exist.
+    #[error("no account has the username or email {0:?}")]
+    UnknownUser(String),
     /// A bug or a resource failure in hashing or signing.
     #[error("crypto failure: {0}")]
     Crypto(String),
@@ -241,7 +260,8 @@ impl DomainError for Error {
             | Self::SessionEnded
             | Self::RefreshRejected
             | Self::RefreshReused => ErrorCode::Unauthenticated,
-            Self::UnknownSession => ErrorCode::NotFound,
+            Self::UnknownSession | Self::NotTheirSession | Self::UnknownUser(_) => ErrorCode::NotFound,
+            Self::AccountDisabled => ErrorCode::PermissionDenied,
             Self::Crypto(_) => ErrorCode::Internal,
             Self::Storage(e) => e.code(),
         }
@@ -262,7 +282,9 @@ impl DomainError for Error {
             Self::SessionEnded => Reason::SessionEnded,
             Self::RefreshRejected => Reason::RefreshTokenInvalid,
             Self::RefreshReused => Reason::RefreshTokenReused,
-            Self::UnknownSession => Reason::SessionNotFound,
+            Self::UnknownSession | Self::NotTheirSession => Reason::SessionNotFound,
+            Self::AccountDisabled => Reason::AccountDisabled,
+            Self::UnknownUser(_) => Reason::UserNotFound,
             Self::Crypto(_) => Reason::Internal,
             Self::Storage(e) => e.reason(),
         }
@@ -359,51 +381,21 @@ impl Auth {
     /// # Errors
     /// [`Error::Invalid`] listing every malformed field; [`Error::Taken`] naming the taken username or email.
     pub async fn register(&self, r: Registration<'_>) -> Result<(Account, Tokens), Error> {
-        Violations::check(
-            [
-                validate::username(r.username),
-                validate::email(r.email),
-                validate::password(r.password),
-                validate::display_name(r.display_name),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-        )?;
-        let display_name = if r.display_name.trim().is_empty() { r.username } else { r.display_name };
-        let password_hash = self.hash(r.password).await?;
+        check_registration(&r)?;
+        let password_hash = hash(&self.hashing, r.password).await?;
         let now = Millis::now();
-        let user = NewUser {
-            id: UserId::new(),
-            username: r.username,
-            username_key: &types::text::username_key(r.username),
-            email: r.email,
-            email_key: &validate::email_key(r.email),
-            display_name,
-            password_hash: &password_hash,
-            created_at: now,
-        };
-        let (session, refresh) = self.new_session(user.id, now);
-        self.db
+        let id = UserId::new();
+        let (session, refresh) = self.new_session(id, now);
+        let account = self
+            .db
             .transaction(async |tx| {
-                tx.insert_user(&user).await.map_err(|e| match e {
-                    storage::Error::AlreadyExists(what) => Error::Taken(what),
-                    other => Error::Storage(other),
-                })?;
-                Ok::<_, Error>(tx.insert_session(&session).await?)
+                let account = insert_account(tx, &r, id, &password_hash, now).await?;
+                tx.insert_session(&session).await?;
+                Ok::<_, Error>(account)
             })
             .await?;
-        let account = Account {
-            user: User {
-                id: user.id,
-                username: r.username.to_owned(),
-                display_name: display_name.to_owned(),
-                created_at: now,
-            },
-            email: r.email.to_owned(),
-        };
-        tracing::info!(user_id = %user.id, "registered");
-        Ok((account, self.tokens(user.id, &session, refresh, now)?))
+        tracing::info!(user_id = %id, "registered");
+        Ok((account, self.tokens(id, &session, refresh, now)?))
     }
 
     /// Opens a session for the account whose username or email is `login`.
@@ -436,10 +428,15 @@ impl Auth {
         }
         let (found, verdict) = checked?;
         let user_id = found.account.user.id;
+        // Told only to whoever knows the password: to anyone else a disabled account is a wrong password.
+        if found.disabled_at.is_some() {
+            tracing::info!(%user_id, "sign-in refused: the account is disabled");
+            return Err(Error::AccountDisabled);
+        }
         let now = Millis::now();
         let mut conn = self.db.write().await?;
         if verdict == Verified::YesButRehash {
-            let upgraded = self.hash(password).await?;
+            let upgraded = hash(&self.hashing, password).await?;
             conn.set_password_hash(user_id, &upgraded).await?;
             tracing::info!(%user_id, "upgraded password hash parameters");
         }
@@ -482,6 +479,7 @@ impl Auth {
                 Err(Error::RefreshReused)
             }
             Rotation::Rejected => Err(Error::RefreshRejected),
+            Rotation::Disabled => Err(Error::AccountDisabled),
         }
     }
 
@@ -609,11 +607,6 @@ impl Auth {
         }
     }
 
-    async fn hash(&self, password: &str) -> Result<String, Error> {
-        let password = password.to_owned();
-        self.hashing.run(move |hasher| hasher.hash(&password)).await.map_err(refused)?.map_err(crypto)
-    }
-
     async fn verify(&self, password: &str, phc: Option<String>) -> Result<Verified, Error> {
         let password = password.to_owned();
         let work = move |hasher: &Hasher| match phc {
@@ -637,6 +630,8 @@ enum Rotation {
     Reused { session_id: SessionId, user_id: UserId },
     /// The token is unknown, expired, or belongs to a revoked session.
     Rejected,
+    /// The token's account is disabled (its sessions were revoked when it was).
+    Disabled,
 }
 
 /// Presents the refresh token whose hash is `presented`, in `tx`: if it is its session's current token, it
@@ -654,6 +649,9 @@ async fn rotate(
         return Ok(Rotation::Rejected);
     };
     let (session_id, user_id) = (token.session_id, token.user_id);
+    if token.user_disabled {
+        return Ok(Rotation::Disabled);
+    }
     if token.session_revoked {
         return Ok(Rotation::Rejected);
     }
@@ -672,6 +670,50 @@ async fn rotate(
     tx.insert_refresh_token(session_id, next, now, next_expires_at).await?;
     tx.extend_session(session_id, next_expires_at).await?;
     Ok(Rotation::Rotated { session_id, user_id })
+}
+
+/// Checks every field of a registration at once.
+fn check_registration(r: &Registration<'_>) -> Result<(), Error> {
+    let violations = [
+        validate::username(r.username),
+        validate::email(r.email),
+        validate::password(r.password),
+        validate::display_name(r.display_name),
+    ];
+    Ok(Violations::check(violations.into_iter().flatten().collect())?)
+}
+
+/// Stores the account that `r` (checked, its password hashed into `password_hash`) describes, in `tx`.
+async fn insert_account(
+    tx: &mut storage::Tx<'_>,
+    r: &Registration<'_>,
+    id: UserId,
+    password_hash: &str,
+    now: Millis,
+) -> Result<Account, Error> {
+    let display_name = if r.display_name.trim().is_empty() { r.username } else { r.display_name };
+    let user = NewUser {
+        id,
+        username: r.username,
+        username_key: &types::text::username_key(r.username),
+        email: r.email,
+        email_key: &validate::email_key(r.email),
+        display_name,
+        password_hash,
+        created_at: now,
+    };
+    tx.insert_user(&user).await.map_err(|e| match e {
+        storage::Error::AlreadyExists(what) => Error::Taken(what),
+        other => Error::Storage(other),
+    })?;
+    let user = User { id, username: r.username.to_owned(), display_name: display_name.to_owned(), created_at: now };
+    Ok(Account { user, email: r.email.to_owned() })
+}
+
+/// `password` hashed by `hashing` (argon2id, on the blocking pool).
+async fn hash(hashing: &Hashing, password: &str) -> Result<String, Error> {
+    let password = password.to_owned();
+    hashing.run(move |hasher| hasher.hash(&password)).await.map_err(refused)?.map_err(crypto)
 }
 
 fn refused(r: hashing::Refused) -> Error {

@@ -51,6 +51,12 @@ pub enum Event {
         /// The newest seq known to be stored.
         last_seq: i64,
     },
+    /// The room no longer exists: the server's operator deleted it (room topic). Published by each node's
+    /// tail check when it finds a room with subscribers gone from storage.
+    RoomDeleted {
+        /// The room.
+        room_id: RoomId,
+    },
     /// A member of the room changed presence (room topic).
     Presence {
         /// The user's new presence.
@@ -105,11 +111,12 @@ pub enum Event {
 }
 
 impl Event {
-    /// Whether other nodes need this event. Everything does except [`Event::Tail`] (every node runs its own
-    /// tail check against the shared storage) and [`Event::Presence`] (presence crosses nodes as each
-    /// node's state, and every node announces the cluster-wide result to its own subscribers).
+    /// Whether other nodes need this event. Everything does except [`Event::Tail`] and
+    /// [`Event::RoomDeleted`] (every node runs its own tail check against the shared storage) and
+    /// [`Event::Presence`] (presence crosses nodes as each node's state, and every node announces the
+    /// cluster-wide result to its own subscribers).
     pub fn crosses_nodes(&self) -> bool {
-        !matches!(self, Self::Tail { .. } | Self::Presence { .. })
+        !matches!(self, Self::Tail { .. } | Self::RoomDeleted { .. } | Self::Presence { .. })
     }
 }
 

@@ -71,12 +71,15 @@ impl ClusterConfig {
     }
 }
 
-/// What can go wrong in this crate (only at start: afterwards failures are logged and retried).
+/// What can go wrong in this crate (for a node, only at start: afterwards failures are logged and retried).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The configuration cannot work.
     #[error("invalid cluster configuration: {0}")]
     Config(String),
+    /// [`announce`] could not reach NATS or publish.
+    #[error("cannot tell the cluster over NATS: {0}")]
+    Unreachable(String),
 }
 
 impl types::DomainError for Error {
@@ -143,7 +146,8 @@ struct Core {
     link: watch::Sender<Link>,
     /// Whether the wildcard subscription is in place (the link counts as connected only from then on).
     subscribed: std::sync::atomic::AtomicBool,
-    dropped: std::sync::atomic::AtomicU64,
+    /// The link's state and the messages dropped, for monitoring.
+    metrics: metrics::Cluster,
 }
 
 /// What the link task owns; kept here between restarts of the task.
@@ -163,25 +167,10 @@ impl Cluster {
         config: ClusterConfig,
         bus: Bus,
         uplink: Uplink,
+        metrics: metrics::Cluster,
         supervisor: &Supervisor,
     ) -> Result<(Self, mpsc::Receiver<Inbound>), Error> {
-        for url in config.url.split(',') {
-            url.trim()
-                .parse::<async_nats::ServerAddr>()
-                // The URL may hold a password or token: the message names the flag, not the value.
-                .map_err(|e| Error::Config(format!("--nats-url is not a NATS server address: {e}")))?;
-        }
-        if config.prefix.is_empty() || config.prefix.contains(['.', '*', '>', ' ']) {
-            return Err(Error::Config(format!("--nats-prefix {:?} must be one subject token", config.prefix)));
-        }
-        let creds = config
-            .creds
-            .as_ref()
-            .map(|path| {
-                std::fs::read_to_string(path)
-                    .map_err(|e| Error::Config(format!("cannot read the NATS credentials {}: {e}", path.display())))
-            })
-            .transpose()?;
+        let creds = checked(&config)?;
         let (out, out_receiver) = mpsc::channel(BACKLOG);
         let (inbound, inbound_receiver) = mpsc::channel(BACKLOG);
         let core = Arc::new(Core {
@@ -192,7 +181,7 @@ impl Cluster {
             out,
             link: watch::channel(Link::Connecting).0,
             subscribed: std::sync::atomic::AtomicBool::new(false),
-            dropped: std::sync::atomic::AtomicU64::new(0),
+            metrics,
         });
         let owned = Arc::new(tokio::sync::Mutex::new(Owned { uplink, out: out_receiver }));
         let task_core = core.clone();
@@ -246,13 +235,19 @@ impl Core {
     }
 
     fn drop_one(&self) {
-        let dropped = self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let dropped = self.metrics.dropped();
         if dropped.is_power_of_two() {
             tracing::warn!(
                 dropped,
                 "cluster messages dropped (NATS is away or slow); the tail check and snapshots cover them"
             );
         }
+    }
+
+    /// Records the link's new state, for the health service and the metrics.
+    fn set_link(&self, state: Link) {
+        self.metrics.link(state == Link::Connected);
+        self.link.send_replace(state);
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -265,9 +260,95 @@ impl Core {
     }
 }
 
+/// Checks `config` and reads its credentials file, if it names one.
+fn checked(config: &ClusterConfig) -> Result<Option<String>, Error> {
+    for url in config.url.split(',') {
+        url.trim()
+            .parse::<async_nats::ServerAddr>()
+            // The URL may hold a password or token: the message names the flag, not the value.
+            .map_err(|e| Error::Config(format!("--nats-url is not a NATS server address: {e}")))?;
+    }
+    if config.prefix.is_empty() || config.prefix.contains(['.', '*', '>', ' ']) {
+        return Err(Error::Config(format!("--nats-prefix {:?} must be one subject token", config.prefix)));
+    }
+    config
+        .creds
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::Config(format!("cannot read the NATS credentials {}: {e}", path.display())))
+        })
+        .transpose()
+}
+
+/// The connection options `config` asks for: TLS, client certificate, credentials.
+fn options(config: &ClusterConfig, creds: Option<&str>) -> Result<async_nats::ConnectOptions, Error> {
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(ca) = &config.ca {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if let Some((cert, key)) = &config.client_cert {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    if let Some(creds) = creds {
+        options = options.credentials(creds).map_err(|e| Error::Config(format!("unusable NATS credentials: {e}")))?;
+    }
+    Ok(options)
+}
+
+fn servers(config: &ClusterConfig) -> Vec<async_nats::ServerAddr> {
+    config.url.split(',').filter_map(|u| u.trim().parse().ok()).collect()
+}
+
+/// Tells every node of the cluster `config` names, from a process that is not one of them (`parleyd admin`),
+/// that sessions ended: all of a user's (`None`) or one. The nodes end those sessions' streams and refuse
+/// their tokens at once, as for a logout on one of them. Connects, publishes, flushes and disconnects.
+///
+/// # Errors
+/// [`Error::Config`] for an unusable configuration; [`Error::Unreachable`] when NATS cannot be reached or
+/// does not take the messages within a few seconds. (Nodes still learn of the sessions from storage, a
+/// little later: see `auth::RevocationWatch`.)
+pub async fn announce(config: &ClusterConfig, revoked: &[(UserId, Option<SessionId>)]) -> Result<(), Error> {
+    let creds = checked(config)?;
+    let subjects = Subjects::new(&config.prefix);
+    let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable(e.to_string());
+    let client = options(config, creds.as_deref())?
+        .name("parleyd admin")
+        .connection_timeout(ANNOUNCE_TIMEOUT)
+        .connect(servers(config))
+        .await
+        .map_err(|e| unreachable(&e))?;
+    // Signed as a node that is none of the running ones, so that every node takes it in.
+    let node = NodeId::new();
+    let publishing = async {
+        for &(user, session) in revoked {
+            let envelope = Envelope { node, body: WireEvent::SessionsRevoked { session } };
+            let payload = serde_json::to_vec(&envelope).map_err(|e| unreachable(&e))?;
+            client
+                .publish(subjects.topic(bus::Topic::User(user)), payload.into())
+                .await
+                .map_err(|e| unreachable(&e))?;
+        }
+        client.flush().await.map_err(|e| unreachable(&e))
+    };
+    tokio::time::timeout(ANNOUNCE_TIMEOUT, publishing)
+        .await
+        .map_err(|_| Error::Unreachable(format!("NATS did not take the messages within {ANNOUNCE_TIMEOUT:?}")))?
+}
+
+/// How long [`announce`] waits for NATS.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn connect(core: &Arc<Core>, config: &ClusterConfig, creds: Option<&str>) -> Option<async_nats::Client> {
     let events_core = core.clone();
-    let mut options = async_nats::ConnectOptions::new()
+    let options = match options(config, creds) {
+        Ok(options) => options,
+        Err(e) => {
+            tracing::error!(error = %e, "not joining the cluster");
+            return None;
+        }
+    };
+    let options = options
         .name(format!("parleyd {}", core.node))
         .no_echo()
         .retry_on_initial_connect()
@@ -284,34 +365,18 @@ async fn connect(core: &Arc<Core>, config: &ClusterConfig, creds: Option<&str>) 
                     async_nats::Event::Connected => {
                         tracing::info!("connected to NATS: real-time delivery across nodes is on");
                         if core.subscribed.load(std::sync::atomic::Ordering::SeqCst) {
-                            core.link.send_replace(Link::Connected);
+                            core.set_link(Link::Connected);
                         }
                     }
                     async_nats::Event::Disconnected => {
                         tracing::warn!("lost the connection to NATS: serving on, other nodes' messages arrive through the tail check until it is back");
-                        core.link.send_replace(Link::Disconnected);
+                        core.set_link(Link::Disconnected);
                     }
                     other => tracing::info!(event = %other, "NATS"),
                 }
             }
         });
-    if let Some(ca) = &config.ca {
-        options = options.add_root_certificates(ca.clone()).require_tls(true);
-    }
-    if let Some((cert, key)) = &config.client_cert {
-        options = options.add_client_certificate(cert.clone(), key.clone());
-    }
-    if let Some(creds) = creds {
-        match options.credentials(creds) {
-            Ok(with) => options = with,
-            Err(e) => {
-                tracing::error!(error = %e, "unusable NATS credentials; not joining the cluster");
-                return None;
-            }
-        }
-    }
-    let urls: Vec<async_nats::ServerAddr> = config.url.split(',').filter_map(|u| u.trim().parse().ok()).collect();
-    match options.connect(urls).await {
+    match options.connect(servers(config)).await {
         Ok(client) => Some(client),
         Err(e) => {
             tracing::error!(error = %e, "cannot set up the NATS connection; not joining the cluster");
@@ -344,7 +409,7 @@ async fn run(
     };
     // Once the server has the subscription, events published anywhere reach this node.
     if client.flush().await.is_ok() && client.connection_state() == async_nats::connection::State::Connected {
-        core.link.send_replace(Link::Connected);
+        core.set_link(Link::Connected);
     }
     core.subscribed.store(true, std::sync::atomic::Ordering::SeqCst);
     let Owned { uplink, out } = owned;

@@ -67,7 +67,7 @@ impl WireEvent {
             Event::Invited { room_id, by } => Self::Invited { room_id: *room_id, by: by.clone() },
             Event::InvitationEnded { room_id } => Self::InvitationEnded { room_id: *room_id },
             Event::SessionsRevoked { session } => Self::SessionsRevoked { session: *session },
-            Event::Tail { .. } | Event::Presence { .. } => return None,
+            Event::Tail { .. } | Event::RoomDeleted { .. } | Event::Presence { .. } => return None,
         })
     }
 

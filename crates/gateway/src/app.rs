@@ -151,6 +151,12 @@ pub enum Error {
     /// A background task kept failing and was given up on.
     #[error("the background task {0:?} kept failing; stopping so that a supervisor can restart the node")]
     TaskFailed(&'static str),
+    /// An operator's command on accounts failed.
+    #[error(transparent)]
+    Auth(#[from] auth::Error),
+    /// An operator's command on rooms failed.
+    #[error(transparent)]
+    Rooms(#[from] rooms::Error),
 }
 
 /// One node's services.
@@ -169,6 +175,8 @@ pub struct App {
     pub(crate) supervisor: Supervisor,
     /// This node's end of the cluster, if it is in one.
     pub(crate) cluster: Option<cluster::Cluster>,
+    /// What the node counts and measures (served by [`crate::serve_metrics`]).
+    pub(crate) metrics: metrics::Metrics,
 }
 
 impl App {
@@ -189,6 +197,8 @@ impl App {
             }
             None => (Bus::default(), None),
         };
+        let metrics = metrics::Metrics::new(config.cluster.is_some());
+        let db = db.with_metrics(metrics.storage());
         let stopping = CancellationToken::new();
         let supervisor = Supervisor::new(stopping.clone());
         let auth = Arc::new(
@@ -201,16 +211,28 @@ impl App {
             rooms.clone(),
             Arc::new(LocalStore::default()),
             config.presence_grace,
+            metrics.presence(),
         );
-        let messaging =
-            Messaging::new(db.clone(), bus.clone(), rooms.clone(), auth.clone(), config.messaging.clone(), &supervisor);
+        let messaging = Messaging::new(
+            db.clone(),
+            bus.clone(),
+            rooms.clone(),
+            auth.clone(),
+            config.messaging.clone(),
+            metrics.messaging(),
+            &supervisor,
+        );
         spawn_session_purge(auth.clone(), config.keep_ended_sessions, &supervisor);
+        spawn_revocation_watch(auth.clone(), config.auth.session_check_interval, &supervisor);
         let rates = Arc::new(limits::RateLimits::new(&config.rates));
         spawn_rate_sweep(rates.clone(), &supervisor);
         let cluster_config = config.cluster.clone();
-        let mut app = Self { db, auth, rooms, messaging, presence, rates, config, stopping, supervisor, cluster: None };
+        let cluster_metrics = metrics.cluster();
+        let mut app =
+            Self { db, auth, rooms, messaging, presence, rates, config, stopping, supervisor, cluster: None, metrics };
         if let (Some(cluster_config), Some(uplink)) = (cluster_config, uplink) {
-            let (cluster, inbound) = cluster::Cluster::start(cluster_config, bus, uplink, &app.supervisor)?;
+            let (cluster, inbound) =
+                cluster::Cluster::start(cluster_config, bus, uplink, cluster_metrics, &app.supervisor)?;
             crate::peers::share(&app, &cluster);
             crate::peers::route(&app, inbound);
             app.cluster = Some(cluster);
@@ -232,6 +254,27 @@ fn spawn_rate_sweep(rates: Arc<limits::RateLimits>, supervisor: &Supervisor) {
             loop {
                 minutely.tick().await;
                 rates.sweep();
+            }
+        }
+    });
+}
+
+/// Ends, on this node, the sessions revoked elsewhere (another node, or `parleyd admin`), every `every`
+/// (see `auth::RevocationWatch`).
+fn spawn_revocation_watch(auth: Arc<Auth>, every: Duration, supervisor: &Supervisor) {
+    supervisor.spawn("revocation watch", move || {
+        let auth = auth.clone();
+        async move {
+            let mut watch = auth::RevocationWatch::new();
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match auth.watch_revocations(&mut watch).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(sessions = n, "ended sessions revoked elsewhere"),
+                    Err(e) => tracing::warn!(error = %e, "looking for revoked sessions failed; will retry"),
+                }
             }
         }
     });

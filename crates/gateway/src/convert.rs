@@ -270,6 +270,7 @@ pub(crate) fn stream_event(event: messaging::StreamEvent) -> v1::SubscribeRespon
             reason: match reason {
                 Departure::Left => v1::RoomRemovedReason::Left,
                 Departure::Removed => v1::RoomRemovedReason::Removed,
+                Departure::RoomDeleted => v1::RoomRemovedReason::Deleted,
             }
             .into(),
             last_seq,

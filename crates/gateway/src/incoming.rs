@@ -19,24 +19,31 @@ use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 pub(crate) struct Capped {
     stream: TcpStream,
     _place: OwnedSemaphorePermit,
+    _open: metrics::Open,
 }
 
-/// The accepted connections of `listener`, at most `max` open at once, with `TCP_NODELAY` and keepalive set.
-pub(crate) fn capped(listener: TcpListener, max: usize) -> impl Stream<Item = io::Result<Capped>> + Send + 'static {
+/// The accepted connections of `listener`, at most `max` open at once, with `TCP_NODELAY` and keepalive set;
+/// those open and those refused are counted in `metrics`.
+pub(crate) fn capped(
+    listener: TcpListener,
+    max: usize,
+    metrics: metrics::Rpc,
+) -> impl Stream<Item = io::Result<Capped>> + Send + 'static {
     let places = Arc::new(Semaphore::new(max.max(1)));
     // Serving from a listener ignores the builder's TCP settings: set them on the accepted sockets here.
     // Without TCP_NODELAY, small responses wait for the client's delayed ACK (tens of milliseconds).
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(Duration::from_secs(60)));
     incoming.filter_map(move |accepted| {
-        let places = places.clone();
+        let (places, metrics) = (places.clone(), metrics.clone());
         async move {
             let stream = match accepted {
                 Ok(stream) => stream,
                 Err(e) => return Some(Err(e)),
             };
             match places.try_acquire_owned() {
-                Ok(place) => Some(Ok(Capped { stream, _place: place })),
+                Ok(place) => Some(Ok(Capped { stream, _place: place, _open: metrics.connection() })),
                 Err(_) => {
+                    metrics.connection_refused();
                     tracing::warn!(peer = ?stream.peer_addr().ok(), "connection refused: the server is at its connection limit");
                     None
                 }

@@ -15,6 +15,7 @@ use crate::app::{App, Error, TlsConfig};
 use crate::health;
 use crate::incoming::capped;
 use crate::layer::{CallLayer, CallPolicy};
+use crate::observe::ObserveLayer;
 use crate::services::auth::AuthApi;
 use crate::services::messages::MessagesApi;
 use crate::services::presence::PresenceApi;
@@ -132,6 +133,7 @@ pub async fn serve(
         .layer(cors())
         .layer(WebLayer::new(app.config.web_dir.clone()))
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(ObserveLayer::new(app.metrics.rpc()))
         .layer(CallLayer::new(policy))
         .add_routes(routes);
 
@@ -146,7 +148,7 @@ pub async fn serve(
             stopping.cancel();
         }
     };
-    let incoming = capped(listener, limits.max_connections);
+    let incoming = capped(listener, limits.max_connections, app.metrics.rpc());
     let server = router.serve_with_incoming_shutdown(incoming, signal);
     let grace = app.config.shutdown_grace;
     let supervisor = app.supervisor.clone();

@@ -97,8 +97,8 @@ mod tests {
     #[test]
     fn the_protos_list_every_reason() {
         // chat.v1.ErrorReason documents each reason as ERROR_REASON_<reason>; clients rely on the list.
-        let highest = api::v1::ErrorReason::from_str_name("ERROR_REASON_MESSAGE_DELETED").map(|r| r as usize);
-        assert_eq!(highest, Some(Reason::ALL.len()), "one value per reason (the newest is MESSAGE_DELETED)");
+        let highest = api::v1::ErrorReason::from_str_name("ERROR_REASON_ACCOUNT_DISABLED").map(|r| r as usize);
+        assert_eq!(highest, Some(Reason::ALL.len()), "one value per reason (the newest is ACCOUNT_DISABLED)");
         for reason in Reason::ALL {
             let name = format!("ERROR_REASON_{}", reason.as_str());
             assert!(api::v1::ErrorReason::from_str_name(&name).is_some(), "{name} is missing from errors.proto");

@@ -170,6 +170,7 @@ struct Inner {
     typing: typing::Board,
     receipts: Arc<read::Receipts>,
     stopping: CancellationToken,
+    metrics: metrics::Messaging,
 }
 
 /// The messaging service. Cheap to clone; one per node.
@@ -187,6 +188,7 @@ impl Messaging {
         rooms: Rooms,
         auth: Arc<Auth>,
         config: MessagingConfig,
+        metrics: metrics::Messaging,
         supervisor: &Supervisor,
     ) -> Self {
         let count = config.writers.unwrap_or(match db.backend() {
@@ -199,7 +201,7 @@ impl Messaging {
             queue: config.send_queue,
             enqueue_timeout: config.enqueue_timeout,
         };
-        let writers = writer::Writers::spawn(&db, &bus, writer_config, supervisor);
+        let writers = writer::Writers::spawn(&db, &bus, writer_config, &metrics, supervisor);
         reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, supervisor);
         backfill::spawn(db.clone(), supervisor);
         let stopping = supervisor.stopping().clone();
@@ -207,7 +209,7 @@ impl Messaging {
         let typing = typing::Board::default();
         let receipts = Arc::new(read::Receipts::default());
         read::spawn(receipts.clone(), bus.clone(), config.receipt_interval, supervisor);
-        let inner = Inner { db, bus, rooms, auth, config, writers, streams, typing, receipts, stopping };
+        let inner = Inner { db, bus, rooms, auth, config, writers, streams, typing, receipts, stopping, metrics };
         Self { inner: Arc::new(inner) }
     }
 

@@ -36,6 +36,8 @@ pub struct Subscription {
     ended: bool,
     /// The subscriber's place among their open streams, freed when the subscription is dropped.
     _permit: limits::StreamPermit,
+    /// Counts the stream as open while it is.
+    _open: metrics::Open,
 }
 
 impl Stream for Subscription {
@@ -91,6 +93,7 @@ pub(crate) fn spawn(
     permit: limits::StreamPermit,
 ) -> Subscription {
     let (out, events) = mpsc::channel(inner.config.stream_buffer.max(1));
+    let open = inner.metrics.stream();
     let mut task = Task {
         inner,
         who,
@@ -117,7 +120,7 @@ pub(crate) fn spawn(
             }
         }
     });
-    Subscription { events: ReceiverStream::new(events), ended: false, _permit: permit }
+    Subscription { events: ReceiverStream::new(events), ended: false, _permit: permit, _open: open }
 }
 
 struct Task {
@@ -217,6 +220,7 @@ impl Task {
         let seq = entry.seq;
         self.cursors.insert(room, seq);
         self.send(StreamEvent::Entry(entry)).await?;
+        self.inner.metrics.delivered();
         if let Some(reason) = departure {
             self.remove(room, reason, seq).await?;
         }
@@ -255,7 +259,11 @@ impl Task {
             Ok(Event::Entry(entry)) if entry.seq == cursor + 1 => self.deliver(entry).await,
             Ok(Event::Entry(entry)) if entry.seq > cursor + 1 => self.catch_up(room, entry.seq).await,
             Ok(Event::Entry(_)) => Ok(()),
-            Ok(Event::Tail { last_seq, .. }) if last_seq > cursor => self.catch_up(room, last_seq).await,
+            Ok(Event::RoomDeleted { .. }) => self.remove(room, Departure::RoomDeleted, cursor).await,
+            Ok(Event::Tail { last_seq, .. }) if last_seq > cursor => {
+                self.inner.metrics.tail_repaired();
+                self.catch_up(room, last_seq).await
+            }
             Ok(Event::Presence { presence, version }) => {
                 let newer = self.presence.get(&presence.user.id).is_none_or(|v| *v < version);
                 if newer {
@@ -272,6 +280,7 @@ impl Task {
             // lost receipt event may have carried).
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(%room, missed, "subscriber lagged; catching up from storage");
+                self.inner.metrics.lagged(metrics::TopicKind::Room);
                 self.catch_up(room, i64::MAX).await?;
                 if !self.cursors.contains_key(&room) {
                     return Ok(());
@@ -330,7 +339,10 @@ impl Task {
                 Err(e) => Err(Stop::Fail(e.into())),
             },
             Ok(Event::InvitationEnded { room_id }) => self.send(StreamEvent::InvitationEnded(room_id)).await,
-            Err(RecvError::Lagged(_)) => Err(Stop::Fail(Error::FellBehind)),
+            Err(RecvError::Lagged(_)) => {
+                self.inner.metrics.lagged(metrics::TopicKind::User);
+                Err(Stop::Fail(Error::FellBehind))
+            }
             Ok(_) | Err(RecvError::Closed) => Ok(()),
         }
     }

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bus::{Bus, Event, Topic};
 use storage::{Conn, Db};
@@ -64,7 +64,13 @@ pub(crate) struct WriterConfig {
 
 impl Writers {
     /// Starts `config.count` supervised writers; each ends when its queue is dropped or the node stops.
-    pub(crate) fn spawn(db: &Db, bus: &Bus, config: WriterConfig, supervisor: &Supervisor) -> Self {
+    pub(crate) fn spawn(
+        db: &Db,
+        bus: &Bus,
+        config: WriterConfig,
+        metrics: &metrics::Messaging,
+        supervisor: &Supervisor,
+    ) -> Self {
         let batch_max = config.batch_max.max(1);
         let queues = (0..config.count.max(1))
             .map(|_| {
@@ -72,8 +78,8 @@ impl Writers {
                 // The queue outlives any one writer task: a writer that panics is replaced by one that
                 // carries on with the same queue.
                 let rx = Arc::new(Mutex::new(rx));
-                let (db, bus) = (db.clone(), bus.clone());
-                supervisor.spawn("send writer", move || run(db.clone(), bus.clone(), rx.clone(), batch_max));
+                let writer = Writer { db: db.clone(), bus: bus.clone(), metrics: metrics.clone() };
+                supervisor.spawn("send writer", move || run(writer.clone(), rx.clone(), batch_max));
                 tx
             })
             .collect();
@@ -100,7 +106,15 @@ impl Writers {
 /// the limit lets other writers have it (SQLite has one write connection).
 const BATCHES_PER_CHECKOUT: usize = 8;
 
-async fn run(db: Db, bus: Bus, queue: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max: usize) {
+/// What a writer task works with.
+#[derive(Debug, Clone)]
+struct Writer {
+    db: Db,
+    bus: Bus,
+    metrics: metrics::Messaging,
+}
+
+async fn run(writer: Writer, queue: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max: usize) {
     let mut queue = queue.lock().await;
     let mut jobs = Vec::with_capacity(batch_max);
     loop {
@@ -109,7 +123,7 @@ async fn run(db: Db, bus: Bus, queue: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max
         }
         let mut conn = None;
         for _ in 0..BATCHES_PER_CHECKOUT {
-            commit(&db, &mut conn, &bus, std::mem::take(&mut jobs)).await;
+            commit(&writer, &mut conn, std::mem::take(&mut jobs)).await;
             // Keep the connection only while more sends are already waiting.
             while jobs.len() < batch_max {
                 match queue.try_recv() {
@@ -131,7 +145,8 @@ async fn run(db: Db, bus: Bus, queue: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max
 ///
 /// `conn` is the writer's connection, checked out here if it has none; after a failure it is given back
 /// (the pool verifies it before anyone uses it again).
-async fn commit(db: &Db, conn: &mut Option<Conn>, bus: &Bus, jobs: Vec<Job>) {
+async fn commit(writer: &Writer, conn: &mut Option<Conn>, jobs: Vec<Job>) {
+    let Writer { db, bus, metrics } = writer;
     #[cfg(feature = "fault-injection")]
     if jobs.iter().any(|j| j.draft.body == crate::faults::PANIC_IN_WRITER) {
         panic!("fault injection: a writer panics with its batch in hand");
@@ -144,12 +159,16 @@ async fn commit(db: &Db, conn: &mut Option<Conn>, bus: &Bus, jobs: Vec<Job>) {
     }
     let batch: Vec<(RoomId, Vec<Draft>)> =
         by_room.iter().map(|(room, jobs)| (*room, jobs.iter().map(|j| j.draft.clone()).collect())).collect();
+    let started = Instant::now();
     let result = store(db, conn, &batch).await;
     if result.is_err() {
         *conn = None;
     }
     match result {
         Ok(outcomes) => {
+            let sends = outcomes.iter().map(Vec::len).sum();
+            metrics.batch_committed(sends, started.elapsed());
+            metrics.sent(outcomes.iter().flatten().filter(|o| matches!(o, Appended::Stored(_))).count());
             for ((_, jobs), outcomes) in by_room.into_iter().zip(outcomes) {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     publish(bus, &outcome);
@@ -168,7 +187,7 @@ async fn commit(db: &Db, conn: &mut Option<Conn>, bus: &Bus, jobs: Vec<Job>) {
         Err(e) if batch.iter().map(|(_, drafts)| drafts.len()).sum::<usize>() > 1 => {
             tracing::warn!(error = %e, "batch failed; retrying its sends one by one");
             for job in by_room.into_values().flatten() {
-                Box::pin(commit(db, conn, bus, vec![job])).await;
+                Box::pin(commit(writer, conn, vec![job])).await;
             }
         }
         Err(e) => {

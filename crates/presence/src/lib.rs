@@ -104,6 +104,7 @@ struct Inner {
     remote: Mutex<HashMap<UserId, HashMap<NodeId, PresenceStatus>>>,
     peers: OnceLock<Arc<dyn Peers>>,
     version: AtomicU64,
+    metrics: metrics::Presence,
 }
 
 /// The presence service. Cheap to clone.
@@ -127,8 +128,15 @@ impl Drop for Connection {
 
 impl Presence {
     /// The service, keeping presence in `store`. `grace` is how long a user stays online after their last
-    /// connection closes.
-    pub fn new(db: Db, bus: Bus, rooms: Rooms, store: Arc<dyn PresenceStore>, grace: Duration) -> Self {
+    /// connection closes. How many users this node shows online goes to `metrics`.
+    pub fn new(
+        db: Db,
+        bus: Bus,
+        rooms: Rooms,
+        store: Arc<dyn PresenceStore>,
+        grace: Duration,
+        metrics: metrics::Presence,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -140,6 +148,7 @@ impl Presence {
                 remote: Mutex::new(HashMap::new()),
                 peers: OnceLock::new(),
                 version: AtomicU64::new(0),
+                metrics,
             }),
         }
     }
@@ -184,6 +193,7 @@ impl Presence {
             // A reconnect within the grace period finds the user still published as online: no event.
             if state.published.is_none_or(|p| p == PresenceStatus::Offline) {
                 state.published = Some(status);
+                self.inner.metrics.user_online();
                 Some(status)
             } else {
                 None
@@ -219,6 +229,7 @@ impl Presence {
                     Some(state) if state.epoch == epoch && state.connections == 0 => {
                         state.published = Some(PresenceStatus::Offline);
                         state.away = false;
+                        presence.inner.metrics.user_offline();
                         true
                     }
                     _ => false,

@@ -109,6 +109,28 @@ impl Rooms {
         self.view(who, standing.room, standing.role).await
     }
 
+    /// Deletes `room` with everything in it (its timeline, memberships and invitations): the server's
+    /// operator's act, not a member's, so no role is asked for. Its subscribers learn of it from the tail
+    /// check of their node (`messaging`), since the deletion may come from another process.
+    ///
+    /// # Errors
+    /// [`Error::RoomNotFound`] when there is no such room.
+    pub async fn delete(&self, room: RoomId) -> Result<(), Error> {
+        self.db
+            .transaction(async |tx| {
+                // The room's row lock first, as every append takes it: sends in flight either commit before
+                // the deletion or find no room after it.
+                if tx.lock_room(room).await?.is_none() {
+                    return Err(Error::RoomNotFound);
+                }
+                tx.delete_room(room).await?;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(room_id = %room, "room deleted");
+        Ok(())
+    }
+
     /// Requires `who` to be a member of `room`, and returns the room and their role.
     ///
     /// # Errors

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::{ConnectionError, SqliteConnection};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
@@ -25,6 +25,7 @@ use diesel_async::{
     TransactionManager,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
 use mysql_async::{Opts, OptsBuilder};
 
 use crate::error::{Error, Result};
@@ -111,6 +112,7 @@ pub struct Db {
     pools: Arc<Pools>,
     backend: Backend,
     query_timeout: Duration,
+    metrics: metrics::Storage,
 }
 
 impl std::fmt::Debug for Db {
@@ -168,6 +170,7 @@ impl Db {
                     pools: Arc::new(Pools::Mysql(pool)),
                     backend: Backend::Mysql,
                     query_timeout: config.query_timeout,
+                    metrics: metrics::Storage::default(),
                 };
                 let conn = mysql_connect(opts).await.map_err(|e| unavailable(&config.url, &e))?;
                 migrate_mysql(conn).await?;
@@ -183,6 +186,7 @@ impl Db {
                     pools: Arc::new(Pools::Sqlite { writer, readers }),
                     backend: Backend::Sqlite,
                     query_timeout: config.query_timeout,
+                    metrics: metrics::Storage::default(),
                 };
                 let conn = sqlite_connect(path.clone()).await.map_err(|e| unavailable(&config.url, &e))?;
                 run_migrations(conn, SQLITE_MIGRATIONS).await?;
@@ -190,6 +194,14 @@ impl Db {
             }
         };
         Ok(db)
+    }
+
+    /// This handle, recording its waits for connections into `metrics` (a node's; handles made by
+    /// [`Db::open`] record nowhere).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: metrics::Storage) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Which backend this is.
@@ -214,11 +226,12 @@ impl Db {
     /// # Errors
     /// [`Error::Unavailable`] when none is free within the acquire timeout or a new one cannot be opened.
     pub async fn read(&self) -> Result<Conn> {
-        let inner = match &*self.pools {
-            Pools::Mysql(pool) => Backed::Mysql(pool.get().await.map_err(pool_error)?),
-            Pools::Sqlite { readers, .. } => Backed::Sqlite(readers.get().await.map_err(pool_error)?),
+        let started = Instant::now();
+        let got = match &*self.pools {
+            Pools::Mysql(pool) => pool.get().await.map(Backed::Mysql),
+            Pools::Sqlite { readers, .. } => readers.get().await.map(Backed::Sqlite),
         };
-        Ok(Conn { inner, timeout: self.query_timeout })
+        self.acquired(metrics::Pool::Read, started, got)
     }
 
     /// A connection for queries that write (see the module's invariant).
@@ -226,11 +239,33 @@ impl Db {
     /// # Errors
     /// As [`Db::read`].
     pub async fn write(&self) -> Result<Conn> {
-        let inner = match &*self.pools {
-            Pools::Mysql(pool) => Backed::Mysql(pool.get().await.map_err(pool_error)?),
-            Pools::Sqlite { writer, .. } => Backed::Sqlite(writer.get().await.map_err(pool_error)?),
+        let started = Instant::now();
+        let got = match &*self.pools {
+            Pools::Mysql(pool) => pool.get().await.map(Backed::Mysql),
+            Pools::Sqlite { writer, .. } => writer.get().await.map(Backed::Sqlite),
         };
-        Ok(Conn { inner, timeout: self.query_timeout })
+        self.acquired(metrics::Pool::Write, started, got)
+    }
+
+    /// A connection from `pool`, asked for at `started`, with the wait recorded.
+    fn acquired(
+        &self,
+        pool: metrics::Pool,
+        started: Instant,
+        got: std::result::Result<Backed, PoolError>,
+    ) -> Result<Conn> {
+        match got {
+            Ok(inner) => {
+                self.metrics.acquired(pool, started.elapsed());
+                Ok(Conn { inner, timeout: self.query_timeout })
+            }
+            Err(e) => {
+                if matches!(e, PoolError::Timeout(_)) {
+                    self.metrics.acquire_timed_out(pool);
+                }
+                Err(pool_error(e))
+            }
+        }
     }
 }
 

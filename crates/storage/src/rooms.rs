@@ -9,7 +9,7 @@ use types::{Member, Millis, ReadState, Role, Room, RoomId, RoomKind, User, UserI
 use crate::codes;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result, is_unique_violation};
-use crate::schema::{invites, memberships, mentions, messages, rooms, users};
+use crate::schema::{invites, memberships, mentions, message_search, messages, reactions, rooms, users};
 use crate::users::{UserRow, user_columns, user_from_row};
 
 /// A room to create.
@@ -408,6 +408,22 @@ impl Conn {
 }
 
 impl Tx<'_> {
+    /// Deletes a room and every row that belongs to it: its timeline (with reactions, mentions and search
+    /// rows), invitations and memberships. Returns whether there was such a room.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn delete_room(&mut self, room: RoomId) -> Result<bool> {
+        let key = room.as_bytes().as_slice();
+        self.execute(diesel::delete(reactions::table.filter(reactions::room_id.eq(key)))).await?;
+        self.execute(diesel::delete(mentions::table.filter(mentions::room_id.eq(key)))).await?;
+        self.execute(diesel::delete(message_search::table.filter(message_search::room_id.eq(key)))).await?;
+        self.execute(diesel::delete(messages::table.filter(messages::room_id.eq(key)))).await?;
+        self.execute(diesel::delete(invites::table.filter(invites::room_id.eq(key)))).await?;
+        self.execute(diesel::delete(memberships::table.filter(memberships::room_id.eq(key)))).await?;
+        Ok(self.execute(diesel::delete(rooms::table.find(key))).await? == 1)
+    }
+
     /// Creates a room, without members (its first entries and members are added in the same transaction).
     ///
     /// # Errors

@@ -13,6 +13,7 @@ diesel::table! {
         password_hash -> Text,
         created_at -> BigInt,
         last_seen_at -> Nullable<BigInt>,
+        disabled_at -> Nullable<BigInt>,
     }
 }
 

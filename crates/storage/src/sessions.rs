@@ -9,7 +9,7 @@ use types::{Millis, SessionId, UserId};
 
 use crate::db::{Conn, Tx};
 use crate::error::Result;
-use crate::schema::{refresh_tokens, sessions};
+use crate::schema::{refresh_tokens, sessions, users};
 
 /// A session to open, with its first refresh token.
 #[derive(Clone)]
@@ -45,13 +45,39 @@ pub struct SessionState {
     pub expires_at: Millis,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Millis>,
+    /// Whether its user's account is disabled.
+    pub user_disabled: bool,
 }
 
 impl SessionState {
     /// Whether the session may still be used at `now`.
     pub fn is_live(&self, now: Millis) -> bool {
-        self.revoked_at.is_none() && self.expires_at > now
+        self.revoked_at.is_none() && self.expires_at > now && !self.user_disabled
     }
+}
+
+/// One session of a user, as an operator lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The session.
+    pub id: SessionId,
+    /// When it was opened (signed in).
+    pub created_at: Millis,
+    /// When its refresh token expires.
+    pub expires_at: Millis,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Millis>,
+}
+
+/// A session revoked, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    /// The session.
+    pub session_id: SessionId,
+    /// Its user.
+    pub user_id: UserId,
+    /// When it was revoked.
+    pub at: Millis,
 }
 
 /// A stored refresh token and the session it belongs to.
@@ -67,6 +93,8 @@ pub struct StoredToken {
     pub used_at: Option<Millis>,
     /// Whether the session was revoked.
     pub session_revoked: bool,
+    /// Whether the session's user's account is disabled.
+    pub user_disabled: bool,
 }
 
 #[derive(Insertable)]
@@ -87,8 +115,12 @@ struct TokenRow<'a> {
     expires_at: i64,
 }
 
-/// A refresh token joined with its session: session id, user, token expiry, token use, session revocation.
-type TokenSessionRow = (Vec<u8>, Vec<u8>, i64, Option<i64>, Option<i64>);
+/// A refresh token joined with its session and user: session id, user, token expiry, token use, session
+/// revocation, account disabled.
+type TokenSessionRow = (Vec<u8>, Vec<u8>, i64, Option<i64>, Option<i64>, Option<i64>);
+
+/// A session joined with its user: user, expiry, revocation, account disabled.
+type StateRow = (Vec<u8>, i64, Option<i64>, Option<i64>);
 
 impl Conn {
     /// The refresh token whose hash is `hash` (current or used), with its session.
@@ -97,7 +129,7 @@ impl Conn {
     /// Database errors only; an unknown token is `Ok(None)`.
     pub async fn refresh_token(&mut self, hash: &[u8; 32]) -> Result<Option<StoredToken>> {
         let query = refresh_tokens::table
-            .inner_join(sessions::table)
+            .inner_join(sessions::table.inner_join(users::table))
             .filter(refresh_tokens::token_hash.eq(hash.as_slice()))
             .select((
                 sessions::id,
@@ -105,8 +137,10 @@ impl Conn {
                 refresh_tokens::expires_at,
                 refresh_tokens::used_at,
                 sessions::revoked_at,
+                users::disabled_at,
             ));
-        let Some((session, user, expires_at, used_at, revoked_at)) = self.first::<TokenSessionRow, _>(query).await?
+        let Some((session, user, expires_at, used_at, revoked_at, disabled_at)) =
+            self.first::<TokenSessionRow, _>(query).await?
         else {
             return Ok(None);
         };
@@ -116,6 +150,7 @@ impl Conn {
             expires_at: Millis(expires_at),
             used_at: used_at.map(Millis),
             session_revoked: revoked_at.is_some(),
+            user_disabled: disabled_at.is_some(),
         }))
     }
 
@@ -124,21 +159,65 @@ impl Conn {
     /// # Errors
     /// Database errors only.
     pub async fn session_state(&mut self, id: SessionId) -> Result<Option<SessionState>> {
-        let query = sessions::table.find(id.as_bytes().as_slice()).select((
-            sessions::user_id,
-            sessions::expires_at,
-            sessions::revoked_at,
-        ));
-        let found: Option<(Vec<u8>, i64, Option<i64>)> = self.first(query).await?;
+        let query = sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq(id.as_bytes().as_slice()))
+            .select((sessions::user_id, sessions::expires_at, sessions::revoked_at, users::disabled_at));
+        let found: Option<StateRow> = self.first(query).await?;
         found
-            .map(|(user, expires_at, revoked_at)| {
+            .map(|(user, expires_at, revoked_at, disabled_at)| {
                 Ok(SessionState {
                     user_id: UserId::from_slice(&user)?,
                     expires_at: Millis(expires_at),
                     revoked_at: revoked_at.map(Millis),
+                    user_disabled: disabled_at.is_some(),
                 })
             })
             .transpose()
+    }
+
+    /// The sessions of a user that have not been purged, newest first.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn sessions_of(&mut self, user: UserId) -> Result<Vec<SessionRecord>> {
+        let query = sessions::table
+            .filter(sessions::user_id.eq(user.as_bytes().as_slice()))
+            .order(sessions::id.desc())
+            .select((sessions::id, sessions::created_at, sessions::expires_at, sessions::revoked_at));
+        let rows: Vec<(Vec<u8>, i64, i64, Option<i64>)> = self.load(query).await?;
+        rows.into_iter()
+            .map(|(id, created_at, expires_at, revoked_at)| {
+                Ok(SessionRecord {
+                    id: SessionId::from_slice(&id)?,
+                    created_at: Millis(created_at),
+                    expires_at: Millis(expires_at),
+                    revoked_at: revoked_at.map(Millis),
+                })
+            })
+            .collect()
+    }
+
+    /// The sessions revoked at or after `since` (by anyone: this node, another, or another process).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn revoked_since(&mut self, since: Millis) -> Result<Vec<Revoked>> {
+        let query = sessions::table.filter(sessions::revoked_at.ge(since.0)).select((
+            sessions::id,
+            sessions::user_id,
+            sessions::revoked_at,
+        ));
+        let rows: Vec<(Vec<u8>, Vec<u8>, Option<i64>)> = self.load(query).await?;
+        rows.into_iter()
+            .map(|(session, user, at)| {
+                Ok(Revoked {
+                    session_id: SessionId::from_slice(&session)?,
+                    user_id: UserId::from_slice(&user)?,
+                    at: Millis(at.unwrap_or(since.0)),
+                })
+            })
+            .collect()
     }
 
     /// Revokes one session, unless it is revoked already.

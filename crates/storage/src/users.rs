@@ -42,11 +42,16 @@ pub struct Credentials {
     pub account: Account,
     /// The password's PHC string.
     pub password_hash: String,
+    /// When an operator disabled the account, if one did (and has not enabled it again).
+    pub disabled_at: Option<Millis>,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("account", &self.account).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("account", &self.account)
+            .field("disabled_at", &self.disabled_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,7 +72,15 @@ struct NewRow<'a> {
 /// `as_select()`, whose selection is tied to one backend: a query written once must compile for both.)
 #[diesel::dsl::auto_type]
 fn credential_columns() -> _ {
-    (users::id, users::username, users::display_name, users::created_at, users::email, users::password_hash)
+    (
+        users::id,
+        users::username,
+        users::display_name,
+        users::created_at,
+        users::email,
+        users::password_hash,
+        users::disabled_at,
+    )
 }
 
 #[derive(Queryable)]
@@ -78,6 +91,7 @@ struct CredentialsRow {
     created_at: i64,
     email: String,
     password_hash: String,
+    disabled_at: Option<i64>,
 }
 
 impl CredentialsRow {
@@ -93,6 +107,7 @@ impl CredentialsRow {
                 email: self.email,
             },
             password_hash: self.password_hash,
+            disabled_at: self.disabled_at.map(Millis),
         })
     }
 }
@@ -187,6 +202,16 @@ impl Conn {
     /// [`Error::NotFound`] for an unknown id.
     pub async fn set_password_hash(&mut self, id: UserId, hash: &str) -> Result<()> {
         let update = diesel::update(users::table.find(id.as_bytes().as_slice())).set(users::password_hash.eq(hash));
+        if self.execute(update).await? == 0 { Err(Error::NotFound("user")) } else { Ok(()) }
+    }
+
+    /// Marks an account disabled since `at`, or enabled again with `None`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown id.
+    pub async fn set_disabled(&mut self, id: UserId, at: Option<Millis>) -> Result<()> {
+        let update =
+            diesel::update(users::table.find(id.as_bytes().as_slice())).set(users::disabled_at.eq(at.map(|at| at.0)));
         if self.execute(update).await? == 0 { Err(Error::NotFound("user")) } else { Ok(()) }
     }
 

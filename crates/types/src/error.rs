@@ -118,11 +118,13 @@ pub enum Reason {
     Timeout,
     /// A bug or an unexpected failure, logged by the server.
     Internal,
+    /// The account was disabled by the server's operator: it cannot sign in or refresh.
+    AccountDisabled,
 }
 
 impl Reason {
     /// Every reason, for checks that the protos list them all (keep in step with the enum).
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 36] = [
         Self::FieldInvalid,
         Self::UsernameTaken,
         Self::EmailTaken,
@@ -158,6 +160,7 @@ impl Reason {
         Self::Unavailable,
         Self::Timeout,
         Self::Internal,
+        Self::AccountDisabled,
     ];
 
     /// The upper-snake word clients see.
@@ -198,6 +201,7 @@ impl Reason {
             Self::Unavailable => "UNAVAILABLE",
             Self::Timeout => "TIMEOUT",
             Self::Internal => "INTERNAL",
+            Self::AccountDisabled => "ACCOUNT_DISABLED",
         }
     }
 }

@@ -119,6 +119,8 @@ pub enum Departure {
     Left,
     /// An admin or the owner removed them.
     Removed,
+    /// The server's operator deleted the room.
+    RoomDeleted,
 }
 
 /// What a timeline entry records.

@@ -105,6 +105,8 @@ export function describeError(e: unknown): string {
       return "The connection fell behind.";
     case ErrorReason.MESSAGE_DELETED:
       return "That message has been deleted.";
+    case ErrorReason.ACCOUNT_DISABLED:
+      return "This account is disabled; ask the server's operator.";
     case ErrorReason.NOT_YOUR_MESSAGE:
       return "Only its sender (or, to delete it, a room owner or admin) can do that to this message.";
     case ErrorReason.MESSAGE_NOT_FOUND:

@@ -297,6 +297,8 @@ export class ChatStore {
         const removed = this.rooms.get(event.value.roomId);
         if (removed && event.value.reason === RoomRemovedReason.REMOVED) {
           this.notice = `You were removed from ${roomTitle(removed.room, this.self.id)}.`;
+        } else if (removed && event.value.reason === RoomRemovedReason.DELETED) {
+          this.notice = `${roomTitle(removed.room, this.self.id)} was deleted by the server's operator.`;
         }
         this.dropRoom(event.value.roomId);
         break;

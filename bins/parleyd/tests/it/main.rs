@@ -8,6 +8,7 @@
 mod support;
 
 mod actions;
+mod admin;
 mod auth;
 mod cluster;
 mod deploy;
@@ -16,6 +17,7 @@ mod faults;
 mod grpcurl;
 mod hardening;
 mod messages;
+mod metrics;
 mod presence;
 mod read;
 mod reasons;

@@ -176,3 +176,85 @@ db_test!(async fn bearer_tokens_are_checked_before_anything_else(t) {
     ));
     Ok(())
 });
+
+fn registration<'a>(name: &'a str, email: &'a str) -> Registration<'a> {
+    Registration { username: name, email, password: "password-1", display_name: "" }
+}
+
+db_test!(async fn a_disabled_account_cannot_sign_in_or_refresh_until_enabled(t) {
+    let auth = service(t)?;
+    let accounts = auth::Accounts::new(t.db().clone())?;
+    let (_, tokens) = auth.register(registration("alice", "alice@example.com")).await?;
+    let identity = auth.authenticate(Some(&format!("Bearer {}", tokens.access_token))).await?;
+
+    accounts.disable("alice@example.com").await?;
+    assert!(accounts.find("alice").await?.disabled_at.is_some());
+    // The right password hears why; a wrong one hears nothing more than for any account.
+    assert!(matches!(auth.login("alice", "password-1", None).await, Err(Error::AccountDisabled)));
+    assert!(matches!(auth.login("alice", "wrong password", None).await, Err(Error::BadCredentials)));
+    assert!(matches!(auth.refresh(&tokens.refresh_token).await, Err(Error::AccountDisabled)));
+    // Its session ended (this node's cache learns of it at the next check; a new Auth asks storage).
+    assert!(!service(t)?.session_is_live(&identity).await?);
+
+    accounts.enable("alice").await?;
+    auth.login("alice", "password-1", None).await?;
+    assert!(
+        matches!(auth.refresh(&tokens.refresh_token).await, Err(Error::RefreshRejected)),
+        "the sessions ended by the disable stay ended"
+    );
+    Ok(())
+});
+
+db_test!(async fn the_operator_creates_accounts_resets_passwords_and_revokes_sessions(t) {
+    let auth = service(t)?;
+    let accounts = auth::Accounts::new(t.db().clone())?;
+    let created = accounts.create(registration("bob", "bob@example.com")).await?;
+    assert!(matches!(accounts.create(registration("bob", "other@example.com")).await, Err(Error::Taken("username"))));
+    assert!(matches!(
+        accounts.create(Registration { password: "short", ..registration("b", "nope") }).await,
+        Err(Error::Invalid(v)) if v.as_slice().len() == 3
+    ));
+    let (_, first) = auth.login("bob", "password-1", None).await?;
+    let (_, second) = auth.login("bob", "password-1", None).await?;
+    let (user, sessions) = accounts.sessions("bob").await?;
+    assert_eq!((user, sessions.len()), (created.user.id, 2));
+    assert!(sessions[0].id > sessions[1].id, "newest first");
+
+    // One session: its refresh fails, the other's works.
+    let one = auth.authenticate(Some(&format!("Bearer {}", first.access_token))).await?.session_id;
+    accounts.revoke("bob", Some(one)).await?;
+    assert!(matches!(auth.refresh(&first.refresh_token).await, Err(Error::RefreshRejected)));
+    let second = auth.refresh(&second.refresh_token).await?;
+    // Someone else's session is not the account's.
+    let (_, carol) = auth.register(registration("carol", "carol@example.com")).await?;
+    let carols = auth.authenticate(Some(&format!("Bearer {}", carol.access_token))).await?.session_id;
+    assert!(matches!(accounts.revoke("bob", Some(carols)).await, Err(Error::NotTheirSession)));
+    assert!(matches!(accounts.revoke("nobody", None).await, Err(Error::UnknownUser(_))));
+
+    // A new password: the old one fails, every session ends.
+    accounts.reset_password("bob", "a new password").await?;
+    assert!(matches!(auth.login("bob", "password-1", None).await, Err(Error::BadCredentials)));
+    assert!(matches!(auth.refresh(&second.refresh_token).await, Err(Error::RefreshRejected)));
+    auth.login("bob", "a new password", None).await?;
+    assert!(matches!(accounts.reset_password("bob", "short").await, Err(Error::Invalid(_))));
+    Ok(())
+});
+
+db_test!(async fn a_node_learns_of_sessions_revoked_by_another_process_from_storage(t) {
+    let bus = Bus::default();
+    let auth = Auth::new(t.db().clone(), bus.clone(), AuthConfig::new(vec![7; 32]))?;
+    let (account, tokens) = auth.register(registration("dave", "dave@example.com")).await?;
+    let identity = auth.authenticate(Some(&format!("Bearer {}", tokens.access_token))).await?;
+    let mut events = bus.subscribe(bus::Topic::User(account.user.id));
+    let mut watch = auth::RevocationWatch::new();
+    assert_eq!(auth.watch_revocations(&mut watch).await?, 0);
+
+    // Another process (its own Accounts on the same database) ends the session.
+    auth::Accounts::new(t.db().clone())?.revoke("dave", None).await?;
+    assert_eq!(auth.watch_revocations(&mut watch).await?, 1);
+    assert!(!auth.session_is_live(&identity).await?, "refused at once after the watch");
+    let event = tokio::time::timeout(std::time::Duration::from_secs(1), events.recv()).await??;
+    assert!(matches!(event, bus::Event::SessionsRevoked { session: Some(s) } if s == identity.session_id));
+    assert_eq!(auth.watch_revocations(&mut watch).await?, 0, "each revocation is announced once");
+    Ok(())
+});

@@ -35,6 +35,7 @@ fn node(t: &testdb::TestDb) -> anyhow::Result<Node> {
         rooms.clone(),
         auth.clone(),
         MessagingConfig { reconcile_interval: Duration::from_millis(200), ..MessagingConfig::default() },
+        metrics::Messaging::default(),
         &tasks::Supervisor::new(stopping.clone()),
     );
     Ok(Node { auth, rooms, messaging, _stopping: stopping.drop_guard() })
@@ -371,8 +372,8 @@ db_test!(async fn messages_stored_before_search_existed_are_indexed_by_a_walk(t)
     n.messaging.send(alice.user_id, a, "quarterly figures, sent with search", "f-1", None).await?;
     // Rows written straight to `messages` (texts mixed with edits and reactions), as a server stored them
     // before search existed: no search rows. Room a takes several batches of the walk.
-    storage::bench::bulk_load(t.db(), a, alice.user_id, 1_100, 400, "quarterly report").await?;
-    storage::bench::bulk_load(t.db(), b, alice.user_id, 300, 400, "quarterly report").await?;
+    storage::bench::bulk_load(t.db(), a, alice.user_id, 1_100, 400, "quarterly report", |_| ()).await?;
+    storage::bench::bulk_load(t.db(), b, alice.user_id, 300, 400, "quarterly report", |_| ()).await?;
     assert_eq!(search_all(&n, &alice, "quarterly").await?.len(), 1, "only the message sent with search");
     // Before the walk, one old message is edited and one deleted.
     let (edited, deleted) = match texts_with(&n, &alice, b, "quarterly").await?[..] {

@@ -35,7 +35,14 @@ async fn setup(t: &testdb::TestDb, names: &[&str]) -> anyhow::Result<Setup> {
     for user in &users[1..] {
         rooms.join(*user, room).await?;
     }
-    let presence = Presence::new(t.db().clone(), bus.clone(), rooms, Arc::new(LocalStore::default()), GRACE);
+    let presence = Presence::new(
+        t.db().clone(),
+        bus.clone(),
+        rooms,
+        Arc::new(LocalStore::default()),
+        GRACE,
+        metrics::Presence::default(),
+    );
     Ok(Setup { presence, bus, room, users })
 }
 

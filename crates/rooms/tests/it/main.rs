@@ -187,3 +187,23 @@ db_test!(async fn listings_page_with_tokens_that_only_their_listing_accepts(t) {
     assert_eq!(filtered.iter().map(|v| v.room.name.as_str()).collect::<Vec<_>>(), ["Room 4"]);
     Ok(())
 });
+
+db_test!(async fn a_deleted_room_is_gone_with_its_members_invitations_and_timeline(t) {
+    let (rooms, _, u) = setup(t, &["alice", "bob", "carol"]).await?;
+    let (alice, bob, carol) = (u[0], u[1], u[2]);
+    let room = rooms.create(alice, "doomed", "", Visibility::Private).await?.room.id;
+    let kept = rooms.create(alice, "kept", "", Visibility::Public).await?.room.id;
+    rooms.invite(alice, room, "bob").await?;
+    rooms.join(bob, room).await?;
+    rooms.invite(alice, room, "carol").await?;
+    assert!(!kinds(t, room).await?.is_empty());
+
+    rooms.delete(room).await?;
+    assert!(matches!(rooms.get(alice, room).await, Err(Error::RoomNotFound)));
+    assert!(matches!(rooms.join(carol, room).await, Err(Error::RoomNotFound)), "the invitation went with it");
+    assert_eq!(rooms.joined_room_ids(bob).await?, Vec::<RoomId>::new());
+    assert_eq!(rooms.joined_room_ids(alice).await?, vec![kept]);
+    assert!(kinds(t, room).await?.is_empty(), "no entry of its timeline is left");
+    assert!(matches!(rooms.delete(room).await, Err(Error::RoomNotFound)));
+    Ok(())
+});

@@ -1,0 +1,2 @@
+DROP INDEX sessions_revoked;
+ALTER TABLE users DROP COLUMN disabled_at;
