@@ -153,7 +153,7 @@ mod tests {
         });
         let pooled: Vec<usize> =
             futures::future::join_all(burst).await.into_iter().map(|r| r.expect("joined").expect("ran").1).collect();
-        assert!(pooled.iter().all(|n| *n <= 2), "at most a buffer per worker: {pooled:?}");
+        assert!(pooled.iter().all(|n| *n <= 2), "a buffer per worker at most: {pooled:?}");
         assert!(pooled.iter().any(|n| *n > 0), "reused during the burst: {pooled:?}");
         // The release runs on the blocking pool just after the last hash.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
