@@ -18,41 +18,49 @@ from collections import defaultdict
 # Crate -> component, in the order the table prints them. Anything else is "other".
 COMPONENTS = [
     ("HTTP/2 framing (h2, hyper)", {"h2", "hyper", "hyper-util", "httparse", "http", "http-body", "http-body-util"}),
-    ("gRPC (tonic, prost, tower)", {"tonic", "tonic-prost", "tonic-web", "prost", "tower", "tower-http", "tower-layer",
+    ("gRPC (tonic, prost, tower)", {"tonic", "tonic-prost", "tonic-web", "prost", "prost-types", "tower", "tower-http", "tower-layer",
                                     "tower-service", "axum", "axum-core", "pin-project", "pin-project-lite"}),
     ("Parley: stream task, bus, gateway", {"messaging", "bus", "gateway", "types", "presence", "limits", "auth",
                                            "rooms", "api", "parleyd", "parley-bench", "storage"}),
-    ("tokio: scheduling, channels, timers", {"tokio", "tokio-util", "tokio-stream", "futures-util", "futures-core",
+    ("tokio: scheduling, channels, timers", {"tokio", "tokio-util", "tokio-stream", "futures-util", "futures-core", "mio",
+                                             "crossbeam-queue", "crossbeam-utils",
                                              "futures-channel", "futures-task", "parking_lot", "parking_lot_core"}),
-    ("allocation (jemalloc, malloc)", {"jemalloc", "tikv-jemalloc-sys", "tikv-jemallocator", "malloc"}),
-    ("bytes and std (memcpy, hashing, …)", {"bytes", "std", "libc", "hashbrown", "indexmap"}),
+    ("allocation (jemalloc, malloc)", {"jemalloc", "tikv-jemalloc-sys", "tikv-jemallocator"}),
+    ("bytes, std, libc (memcpy, malloc, hashing)", {"bytes", "std", "libc", "hashbrown", "indexmap", "slab"}),
     ("tracing", {"tracing", "tracing-core", "tracing-subscriber"}),
+    ("the send: MySQL driver, diesel, JWT, text", {"mysql_async", "mysql_common", "diesel", "diesel-async",
+                                                  "diesel_async", "unicode-normalization", "tinyvec", "sha2",
+                                                  "hmac", "jsonwebtoken", "serde_json", "serde", "base64",
+                                                  "uuid", "caseless", "deadpool", "twox-hash", "lru"}),
 ]
+
+KNOWN = {crate for _, crates in COMPONENTS for crate in crates}
 
 LINE = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*?):(.*)$")
 
 
 def crate_of(path: str, function: str) -> str:
+    """The crate an instruction's cost belongs to: the crate of the source file it was compiled from, or, for
+    code inlined from core, alloc and std, the first crate the function's own name mentions."""
     m = re.search(r"registry/src/[^/]+/([A-Za-z0-9_\-]+?)-\d+\.\d+\.\d+[^/]*/", path)
     if m:
         return m.group(1)
     m = re.search(r"/(?:crates|bins)/([A-Za-z0-9_\-]+)/", path)
     if m:
         return m.group(1)
-    if path.startswith("/rustc/") or "/library/" in path:
-        return "std"
-    if "jemalloc" in path or "je_" in function or "rjem" in function:
+    if "jemalloc" in path or "_rjem_" in function:
         return "jemalloc"
-    if "malloc" in function or "free" == function or "realloc" in function:
-        return "malloc"
-    if path.startswith("???"):
-        # No line tables: libc (memcpy, syscall wrappers) or the dynamic loader.
-        return "libc"
-    return "other"
+    if path.startswith("/rustc/") or "/library/" in path:
+        for name in re.findall(r"(?:^|[<\s(&*,])([a-z_][a-z0-9_]*)::", function):
+            if name not in ("core", "alloc", "std", "_", "__rustc"):
+                return name.replace("_", "-") if name.replace("_", "-") in KNOWN else name
+        return "std"
+    # glibc (memcpy, malloc, syscall wrappers), built without our line tables.
+    return "libc"
 
 
 def components(dump: str) -> dict:
-    out = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", dump],
+    out = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", "--inclusive=no", dump],
                          check=True, capture_output=True, text=True).stdout
     totals = defaultdict(int)
     started = False
