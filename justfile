@@ -28,8 +28,9 @@ web:
     npm --prefix web install --no-audit --no-fund
     npm --prefix web run build
 
-# Run all seven benchmark scenarios with their same-run references (release build; MySQL at PARLEY_BENCH_MYSQL_URL,
-# default root@127.0.0.1:3306). `just bench --quick` is the seconds-long smoke run; see docs/BENCHMARKS.md.
+# Run every benchmark scenario with its same-run references (release build; MySQL at PARLEY_BENCH_MYSQL_URL,
+# default root@127.0.0.1:3306; Node.js and npm for the Socket.IO peer, whose packages the benchmark installs).
+# `just bench --quick` is the seconds-long smoke run; see docs/BENCHMARKS.md.
 bench *ARGS:
     cargo build --release -p parleyd -p parley-bench
     cargo run --release -q -p parley-bench -- {{ARGS}}

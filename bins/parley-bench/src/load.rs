@@ -1,6 +1,8 @@
 //! Client-side load: connections, users, and the broadcast load (subscribers that time every delivery,
 //! and a sender at a fixed rate) that drives parleyd and the reference alike.
 
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,10 +12,12 @@ use api::v1::auth_service_client::AuthServiceClient;
 use api::v1::message_service_client::MessageServiceClient;
 use api::v1::subscribe_response::Event;
 use api::v1::{MessageKind, RegisterRequest, SendMessageRequest, SubscribeRequest};
+use futures::Stream;
 use hdrhistogram::Histogram;
 use tonic::transport::Channel;
 
 use crate::progress::Progress;
+use crate::socketio::{Packet, Socket};
 
 pub const PASSWORD: &str = "benchmark password";
 
@@ -158,41 +162,131 @@ pub async fn broadcast(
         // The first event confirms the subscription.
         let first = stream.message().await?.and_then(|r| r.event);
         anyhow::ensure!(matches!(first, Some(Event::Ready(_))), "subscription {i} did not start with ready");
-        let expected = expected.clone();
-        readers.push(tokio::spawn(async move {
-            let mut latency = Histogram::<u64>::new(3)?;
-            let (mut got, mut last) = (0u64, None);
-            while got < expected.load(Ordering::Relaxed) {
-                let next = tokio::time::timeout(Duration::from_secs(1), stream.message()).await;
-                match next {
-                    Ok(Ok(Some(response))) => {
-                        if let Some(Event::Message(m)) = response.event
-                            && m.kind() == MessageKind::Text
-                            && let Some(sent) = sent_at(base, &m.body)
-                        {
-                            let now = Instant::now();
-                            latency.record(u64::try_from(now.duration_since(sent).as_micros()).unwrap_or(u64::MAX))?;
-                            got += 1;
-                            last = Some(now);
-                        }
-                    }
-                    Ok(Ok(None)) | Ok(Err(_)) => break,
-                    // Quiet for a second: give up only once sending is over and the drain time has passed.
-                    Err(_)
-                        if expected.load(Ordering::Relaxed) != u64::MAX
-                            && base.elapsed() > duration + Duration::from_secs(60) =>
-                    {
-                        break;
-                    }
-                    Err(_) => {}
-                }
-            }
-            anyhow::Ok((got, latency, last))
-        }));
+        let bodies = futures::stream::unfold(stream, |mut stream| async move {
+            let body = match stream.message().await {
+                Ok(Some(response)) => match response.event {
+                    Some(Event::Message(m)) if m.kind() == MessageKind::Text => Ok(Some(m.body)),
+                    _ => Ok(None),
+                },
+                Ok(None) => return None,
+                Err(e) => Err(e.into()),
+            };
+            Some((body, stream))
+        });
+        readers.push(time_deliveries(Box::pin(bodies), base, duration, expected.clone()));
     }
 
     // The sender: one message per tick, each send on its own task so a slow ack does not slow the rate.
     let sender = MessageServiceClient::new(connect(&room.url).await?);
+    let (room_id, token) = (room.room_id.clone(), room.sender.clone());
+    let (started, sent) = send_at_rate(base, rate, duration, size, move |n, body| {
+        let mut client = sender.clone();
+        let request =
+            SendMessageRequest { room_id: room_id.clone(), body, client_message_id: format!("b{n}"), reply_to_seq: 0 };
+        let token = token.clone();
+        async move { client.send_message(bearer(request, &token)).await.map(|_| ()).map_err(Into::into) }
+    })
+    .await?;
+    expected.store(sent, Ordering::Relaxed);
+    gather(readers, sent, started).await
+}
+
+/// The same load as [`broadcast`] on the Socket.IO peer at `addr` (`peer/server.mjs`): `subscribers`
+/// connections, each subscribed to room `bench`, and a sender on a connection of its own that waits for
+/// each message's ack.
+pub async fn broadcast_socketio(
+    addr: SocketAddr,
+    subscribers: usize,
+    rate: f64,
+    duration: Duration,
+    size: usize,
+) -> anyhow::Result<Broadcast> {
+    const ROOM: &str = "bench";
+    let base = Instant::now();
+    let expected = Arc::new(AtomicU64::new(u64::MAX));
+    let mut readers = Vec::with_capacity(subscribers);
+    for i in 0..subscribers {
+        let mut socket = Socket::connect(addr).await?;
+        socket.call("subscribe", &ROOM).await.with_context(|| format!("subscriber {i}"))?;
+        let bodies = futures::stream::unfold(socket, |mut socket| async move {
+            let body = match socket.next().await {
+                Ok(Some(Packet::Event { name, data })) if name == "message" => {
+                    Ok(data.get("body").and_then(|b| b.as_str()).map(str::to_owned))
+                }
+                Ok(Some(_)) => Ok(None),
+                Ok(None) => return None,
+                Err(e) => Err(e),
+            };
+            Some((body, socket))
+        });
+        readers.push(time_deliveries(Box::pin(bodies), base, duration, expected.clone()));
+    }
+
+    let sender = Socket::connect(addr).await?.into_caller();
+    let (started, sent) = send_at_rate(base, rate, duration, size, move |n, body| {
+        let sender = sender.clone();
+        async move {
+            let request = serde_json::json!({ "room": ROOM, "body": body, "client_message_id": format!("b{n}") });
+            sender.call("send", &request).await.map(|_| ())
+        }
+    })
+    .await?;
+    expected.store(sent, Ordering::Relaxed);
+    gather(readers, sent, started).await
+}
+
+/// What one subscriber received: deliveries, their latencies, and when the last one came.
+type Deliveries = tokio::task::JoinHandle<anyhow::Result<(u64, Histogram<u64>, Option<Instant>)>>;
+
+/// A subscriber's events as the body of each text message delivered (`None` for other events).
+type Bodies = Pin<Box<dyn Stream<Item = anyhow::Result<Option<String>>> + Send>>;
+
+/// Times every message `bodies` delivers (its send time is in its body) until it has `expected` of them,
+/// the stream ends, or sending is over and 60 s more have passed.
+fn time_deliveries(mut bodies: Bodies, base: Instant, duration: Duration, expected: Arc<AtomicU64>) -> Deliveries {
+    tokio::spawn(async move {
+        let mut latency = Histogram::<u64>::new(3)?;
+        let (mut got, mut last) = (0u64, None);
+        while got < expected.load(Ordering::Relaxed) {
+            match tokio::time::timeout(Duration::from_secs(1), bodies.next()).await {
+                Ok(Some(Ok(Some(body)))) => {
+                    if let Some(sent) = sent_at(base, &body) {
+                        let now = Instant::now();
+                        latency.record(u64::try_from(now.duration_since(sent).as_micros()).unwrap_or(u64::MAX))?;
+                        got += 1;
+                        last = Some(now);
+                    }
+                }
+                Ok(Some(Ok(None))) => {}
+                Ok(None | Some(Err(_))) => break,
+                // Quiet for a second: give up only once sending is over and the drain time has passed.
+                Err(_)
+                    if expected.load(Ordering::Relaxed) != u64::MAX
+                        && base.elapsed() > duration + Duration::from_secs(60) =>
+                {
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        anyhow::Ok((got, latency, last))
+    })
+}
+
+/// Sends one message per tick for `duration`, each on its own task (at most 256 in flight) so that a slow
+/// ack does not slow the rate, and waits for every ack. Returns when sending started and how many sends
+/// were acknowledged.
+async fn send_at_rate<F, Fut>(
+    base: Instant,
+    rate: f64,
+    duration: Duration,
+    size: usize,
+    send: F,
+) -> anyhow::Result<(Instant, u64)>
+where
+    F: Fn(u64, String) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -203,17 +297,10 @@ pub async fn broadcast(
     while started.elapsed() < duration {
         ticks.tick().await;
         let permit = in_flight.clone().acquire_owned().await?;
-        let mut client = sender.clone();
-        let request = SendMessageRequest {
-            room_id: room.room_id.clone(),
-            body: stamped(base, size),
-            client_message_id: format!("b{n}"),
-            reply_to_seq: 0,
-        };
-        let token = room.sender.clone();
+        let call = send(n, stamped(base, size));
         sends.push(tokio::spawn(async move {
             let _permit = permit;
-            client.send_message(bearer(request, &token)).await.map(|_| ())
+            call.await
         }));
         n += 1;
     }
@@ -223,8 +310,11 @@ pub async fn broadcast(
             sent += 1;
         }
     }
-    expected.store(sent, Ordering::Relaxed);
+    Ok((started, sent))
+}
 
+/// Adds up what every subscriber received.
+async fn gather(readers: Vec<Deliveries>, sent: u64, started: Instant) -> anyhow::Result<Broadcast> {
     let mut latency = Histogram::<u64>::new(3)?;
     let (mut delivered, mut last) = (0, started);
     for r in readers {

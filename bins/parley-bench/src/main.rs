@@ -13,17 +13,21 @@
 // A command-line tool: its report is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod callgrind;
 mod load;
+mod peer;
 mod progress;
 mod reference;
 mod report;
 mod scenarios;
+mod socketio;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use callgrind::Callgrind;
 use clap::{Parser, Subcommand, ValueEnum};
 use scenarios::{Env, Sizes};
 
@@ -63,9 +67,9 @@ struct Cli {
     #[arg(long)]
     idle_streams: Option<usize>,
 
-    /// Users, each on a connection of their own, in the connections scenario. [default: 1000, --quick 30]
+    /// Connections, each with one Subscribe stream, in the connections scenario. [default: 10000, --quick 30]
     #[arg(long)]
-    connection_users: Option<usize>,
+    connections: Option<usize>,
 
     /// Messages in the search scenario's room. [default: 10000000, --quick 5000]
     #[arg(long)]
@@ -79,6 +83,20 @@ struct Cli {
     /// [default: 250, --quick 50]
     #[arg(long)]
     fanout_rate: Option<f64>,
+
+    /// Connections (one subscriber each) in the spread fan-out scenario. [default: 1000, --quick 30]
+    #[arg(long)]
+    spread_subscribers: Option<usize>,
+
+    /// Messages per second sent in the spread fan-out scenario. [default: 50, --quick 20]
+    #[arg(long)]
+    spread_rate: Option<f64>,
+
+    /// Run parleyd and the reference server under valgrind's callgrind, counting instructions only while a
+    /// broadcast is measured, and report instructions per delivery; the counts are written to this
+    /// directory for callgrind_annotate. Servers run many times slower: use a small load.
+    #[arg(long, value_name = "DIR")]
+    callgrind: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -134,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::ReferenceServer { listen, .. }) = cli.command {
         return reference::serve(listen).await;
     }
+    raise_open_files_limit();
     let this = std::env::current_exe()?;
     let parleyd = cli.parleyd.unwrap_or_else(|| this.with_file_name("parleyd"));
     anyhow::ensure!(parleyd.is_file(), "no parleyd at {} (build it, or pass --parleyd)", parleyd.display());
@@ -150,8 +169,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(n) = cli.idle_streams {
         sizes.idle_streams = n;
     }
-    if let Some(n) = cli.connection_users {
-        sizes.connection_users = n;
+    if let Some(n) = cli.connections {
+        sizes.connections = n;
     }
     if let Some(n) = cli.fanout_subscribers {
         sizes.fanout_subscribers = n;
@@ -159,7 +178,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(r) = cli.fanout_rate {
         sizes.fanout_rate = r;
     }
-    let env = Env { parleyd, this, mysql: cli.mysql, sizes };
+    if let Some(n) = cli.spread_subscribers {
+        sizes.spread_subscribers = n;
+    }
+    if let Some(r) = cli.spread_rate {
+        sizes.spread_rate = r;
+    }
+    let callgrind = match cli.callgrind {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            Some(Callgrind { dir: std::path::absolute(dir)? })
+        }
+        None => None,
+    };
+    let env = Env { parleyd, this, mysql: cli.mysql, sizes, callgrind };
     let all = [
         Scenario::Latency,
         Scenario::Fanout,
@@ -200,4 +232,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Raises this process's open-files limit to its hard limit, for the connections scenario (10,000 sockets
+/// here, and as many in each server, which inherits the limit). Where that is not enough, says so: the
+/// scenario will then fail to connect.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum
+        && let Err(e) = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum })
+    {
+        eprintln!("could not raise the open-files limit from {:?}: {e}", limit.current);
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    if now.is_some_and(|n| n < 12_000) {
+        eprintln!("the open-files limit is {now:?}: the connections scenario at full size needs about 12,000");
+    }
 }

@@ -1,7 +1,7 @@
 //! The scenarios of docs/BENCHMARKS.md. Each starts its own parleyd (a fresh database) and measures
 //! its reference in the same run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -12,13 +12,16 @@ use api::v1::{
     CreateRoomRequest, JoinRoomRequest, ListMessagesRequest, ListRoomsRequest, LoginRequest, SearchMessagesRequest,
     SendMessageRequest, SubscribeRequest, Visibility,
 };
+use futures::StreamExt as _;
 use hdrhistogram::Histogram;
 use testkit::{Daemon, Nats, TestDb};
 
+use crate::callgrind::Callgrind;
 use crate::load::{self, PASSWORD, Room, bearer, connect};
 use crate::progress::Progress;
-use crate::reference;
 use crate::report::{Better, Row};
+use crate::socketio::Socket;
+use crate::{peer, reference};
 
 /// Sizes of every scenario.
 #[derive(Debug, Clone)]
@@ -33,7 +36,8 @@ pub struct Sizes {
     pub spread_rate: f64,
     pub senders: usize,
     pub idle_streams: usize,
-    pub connection_users: usize,
+    /// Connections, each with one stream, in the connections scenario.
+    pub connections: usize,
     pub history_messages: u64,
     pub history_queries: usize,
     pub login_concurrency: usize,
@@ -57,7 +61,7 @@ impl Sizes {
             spread_rate: 50.0,
             senders: 64,
             idle_streams: 10_000,
-            connection_users: 1000,
+            connections: 10_000,
             history_messages: 10_000_000,
             history_queries: 500,
             // Twice the cores: while one login waits for its session's commit, another hashes.
@@ -80,7 +84,7 @@ impl Sizes {
             spread_rate: 20.0,
             senders: 8,
             idle_streams: 300,
-            connection_users: 30,
+            connections: 30,
             history_messages: 5_000,
             history_queries: 30,
             login_concurrency: 2,
@@ -97,6 +101,8 @@ pub struct Env {
     pub this: PathBuf,
     pub mysql: String,
     pub sizes: Sizes,
+    /// Run the servers under callgrind and count instructions per delivery (`--callgrind`).
+    pub callgrind: Option<Callgrind>,
 }
 
 /// A parleyd on a fresh database, and the database (dropped with it).
@@ -154,7 +160,7 @@ impl Env {
             "1000000",
         ];
         args.extend_from_slice(extra);
-        let daemon = Daemon::spawn(&self.parleyd, &args, envs).await?;
+        let daemon = self.spawn(&self.parleyd, "parleyd", &args, envs).await?;
         Ok((daemon, data))
     }
 
@@ -181,7 +187,19 @@ impl Env {
     }
 
     async fn reference_server_with(&self, envs: &[(&str, &str)]) -> anyhow::Result<Daemon> {
-        Daemon::spawn(&self.this, &["reference-server"], envs).await
+        self.spawn(&self.this, "reference", &["reference-server"], envs).await
+    }
+
+    /// Starts a server binary, under callgrind when counting instructions.
+    async fn spawn(&self, binary: &Path, name: &str, args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Daemon> {
+        match &self.callgrind {
+            None => Daemon::spawn(binary, args, envs).await,
+            Some(callgrind) => {
+                let (valgrind, wrapped) = callgrind.wrap(name, binary, args);
+                let wrapped: Vec<&str> = wrapped.iter().map(String::as_str).collect();
+                Daemon::spawn(&valgrind, &wrapped, envs).await
+            }
+        }
     }
 }
 
@@ -233,11 +251,11 @@ pub async fn latency(env: &Env) -> anyhow::Result<Vec<Row>> {
     let (subs, rate) = (s.latency_subscribers, s.latency_rate);
     let connections = subs.div_ceil(100);
     let reference = env.reference_server().await?;
-    let bare_cpu = measured(&reference, &reference_room(&reference.url), subs, connections, rate, s).await?;
+    let bare_cpu = measured(env, &reference, &reference_room(&reference.url), subs, connections, rate).await?;
     drop(reference);
     let server = env.parleyd(Backend::Mysql).await?;
     let target = room(&server.daemon.url, subs.min(20)).await?;
-    let got_cpu = measured(&server.daemon, &target, subs, connections, rate, s).await?;
+    let got_cpu = measured(env, &server.daemon, &target, subs, connections, rate).await?;
     let (got, bare) = (&got_cpu.run, &bare_cpu.run);
     let name = format!("{subs} subscribers, {rate} msg/s, MySQL");
     eprintln!(
@@ -299,11 +317,11 @@ pub async fn fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
     let (subs, rate) = (s.fanout_subscribers, s.fanout_rate);
     let connections = subs.div_ceil(100);
     let reference = env.reference_server().await?;
-    let bare_cpu = measured(&reference, &reference_room(&reference.url), subs, connections, rate, s).await?;
+    let bare_cpu = measured(env, &reference, &reference_room(&reference.url), subs, connections, rate).await?;
     drop(reference);
     let server = env.parleyd(Backend::Mysql).await?;
     let target = room(&server.daemon.url, subs.min(50)).await?;
-    let got_cpu = measured(&server.daemon, &target, subs, connections, rate, s).await?;
+    let got_cpu = measured(env, &server.daemon, &target, subs, connections, rate).await?;
     let (got, bare) = (&got_cpu.run, &bare_cpu.run);
     eprintln!(
         "fanout: parley sent {} delivered {} in {:?}; reference sent {} delivered {} in {:?}",
@@ -329,10 +347,11 @@ pub async fn fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
-/// A broadcast run with the server's CPU time over it.
+/// A broadcast run with the server's CPU time over it (and its instructions, under `--callgrind`).
 struct Measured {
     run: load::Broadcast,
     cpu_seconds: f64,
+    instructions: Option<u64>,
 }
 
 impl Measured {
@@ -340,39 +359,56 @@ impl Measured {
     fn cpu_per_100k(&self) -> f64 {
         self.cpu_seconds / (self.run.delivered.max(1) as f64) * 100_000.0
     }
+
+    /// Server instructions per delivery, when counted.
+    fn instructions_per_delivery(&self) -> Option<f64> {
+        self.instructions.map(|n| n as f64 / self.run.delivered.max(1) as f64)
+    }
 }
 
 async fn measured(
+    env: &Env,
     server: &Daemon,
     room: &Room,
     subs: usize,
     connections: usize,
     rate: f64,
-    s: &Sizes,
 ) -> anyhow::Result<Measured> {
+    let s = &env.sizes;
     let before = server.cpu_seconds()?;
+    if let Some(callgrind) = &env.callgrind {
+        callgrind.start(server.pid())?;
+    }
     let run = load::broadcast(room, subs, connections, rate, s.duration, s.message_size).await?;
-    Ok(Measured { cpu_seconds: server.cpu_seconds()? - before, run })
+    let instructions = env.callgrind.as_ref().map(|c| c.stop(server.pid())).transpose()?;
+    Ok(Measured { cpu_seconds: server.cpu_seconds()? - before, run, instructions })
 }
 
 /// 2b. Fan-out as browsers and phones connect: one connection per subscriber, with the server's CPU per
-/// delivery. (CPU includes opening the streams, for both servers alike.)
+/// delivery. (CPU includes opening the streams, for both servers alike.) Beside the bare tonic reference,
+/// the Socket.IO peer (Node, memory only) takes the same load over its own protocol, when Node is here.
 pub async fn spread(env: &Env) -> anyhow::Result<Vec<Row>> {
     let s = &env.sizes;
     let (subs, rate) = (s.spread_subscribers, s.spread_rate);
     let reference = env.reference_server().await?;
-    let bare = measured(&reference, &reference_room(&reference.url), subs, subs, rate, s).await?;
+    let bare = measured(env, &reference, &reference_room(&reference.url), subs, subs, rate).await?;
+    let bare_peak = mib(reference.peak_rss_kib()?);
     drop(reference);
     let server = env.parleyd(Backend::Mysql).await?;
     let target = room(&server.daemon.url, subs.min(50)).await?;
-    let got = measured(&server.daemon, &target, subs, subs, rate, s).await?;
+    let got = measured(env, &server.daemon, &target, subs, subs, rate).await?;
+    let got_peak = mib(server.daemon.peak_rss_kib()?);
+    drop(server);
+    // Under callgrind only the gRPC servers are counted.
+    let peer =
+        if env.callgrind.is_none() && peer::available()? { Some(measured_peer(subs, rate, s).await?) } else { None };
     eprintln!(
         "spread: parley delivered {} using {:.2} CPU-s; reference delivered {} using {:.2} CPU-s",
         got.run.delivered, got.cpu_seconds, bare.run.delivered, bare.cpu_seconds
     );
     let scenario = "2b spread fan-out";
     let name = format!("{subs} connections × 1 stream, {rate} msg/s");
-    Ok(vec![
+    let mut rows = vec![
         Row::new(scenario, &format!("send→deliver p50, {name}"), "ms", got.run.percentile_ms(0.5), Better::Lower)
             .reference(bare.run.percentile_ms(0.5))
             .ratio_at_most(1.5),
@@ -380,10 +416,47 @@ pub async fn spread(env: &Env) -> anyhow::Result<Vec<Row>> {
             .reference(bare.run.percentile_ms(0.99)),
         Row::new(scenario, "server CPU-s per 100k deliveries", "s", got.cpu_per_100k(), Better::Lower)
             .reference(bare.cpu_per_100k()),
+        Row::new(scenario, "server peak RSS", "MiB", got_peak, Better::Lower).reference(bare_peak),
         Row::new(scenario, "deliveries lost", "count", got.run.lost(subs), Better::Lower)
             .reference(bare.run.lost(subs))
             .at_most(0.0),
-    ])
+    ];
+    if let (Some(got), Some(bare)) = (got.instructions_per_delivery(), bare.instructions_per_delivery()) {
+        rows.push(Row::new(scenario, "instructions per delivery (callgrind)", "", got, Better::Lower).reference(bare));
+    }
+    if let Some((peer, peer_peak)) = peer {
+        eprintln!(
+            "spread: the Socket.IO peer sent {} delivered {} using {:.2} CPU-s",
+            peer.run.sent, peer.run.delivered, peer.cpu_seconds
+        );
+        let scenario = "2b vs peer";
+        rows.extend([
+            Row::new(scenario, "send→deliver p50 (ref: Socket.IO)", "ms", got.run.percentile_ms(0.5), Better::Lower)
+                .reference(peer.run.percentile_ms(0.5)),
+            Row::new(scenario, "send→deliver p99 (ref: Socket.IO)", "ms", got.run.percentile_ms(0.99), Better::Lower)
+                .reference(peer.run.percentile_ms(0.99)),
+            Row::new(scenario, "CPU-s per 100k deliveries (ref: Socket.IO)", "s", got.cpu_per_100k(), Better::Lower)
+                .reference(peer.cpu_per_100k())
+                .ratio_at_most(0.5),
+            Row::new(scenario, "server peak RSS (ref: Socket.IO)", "MiB", got_peak, Better::Lower).reference(peer_peak),
+            Row::new(scenario, "deliveries lost (ref: Socket.IO)", "count", got.run.lost(subs), Better::Lower)
+                .reference(peer.run.lost(subs)),
+        ]);
+    }
+    Ok(rows)
+}
+
+/// The Socket.IO peer under scenario 2b's load: the run, with its CPU, and its peak RSS in MiB.
+async fn measured_peer(subs: usize, rate: f64, s: &Sizes) -> anyhow::Result<(Measured, f64)> {
+    let peer = peer::spawn().await?;
+    let before = peer.cpu_seconds()?;
+    let run = load::broadcast_socketio(peer.addr, subs, rate, s.duration, s.message_size).await?;
+    let cpu_seconds = peer.cpu_seconds()? - before;
+    Ok((Measured { run, cpu_seconds, instructions: None }, mib(peer.peak_rss_kib()?)))
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 /// 3. Acknowledged durable sends per second with many concurrent senders, on MySQL and on SQLite.
@@ -480,11 +553,10 @@ pub async fn memory(env: &Env) -> anyhow::Result<Vec<Row>> {
     let fixed_malloc = [("MALLOC_MMAP_THRESHOLD_", "131072")];
     let server = env.parleyd_with(Backend::Sqlite, &fixed_malloc).await?;
     let target = room(&server.daemon.url, 100.min(streams)).await?;
-    let parley = idle_streams("parleyd", &server.daemon, &target, streams, 100).await?.per_stream_kib;
+    let parley = idle_streams(&server.daemon, &target, streams, 100).await?.per_stream_kib;
     drop(server);
     let reference = env.reference_server_with(&fixed_malloc).await?;
-    let bare =
-        idle_streams("reference", &reference, &reference_room(&reference.url), streams, 100).await?.per_stream_kib;
+    let bare = idle_streams(&reference, &reference_room(&reference.url), streams, 100).await?.per_stream_kib;
     Ok(vec![
         Row::new("4 memory", &format!("RSS per idle subscription, {streams} streams"), "KiB", parley, Better::Lower)
             .reference(bare)
@@ -492,54 +564,90 @@ pub async fn memory(env: &Env) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
-/// 4b. Server memory per connection: many users, each on a connection of their own with one Subscribe
-/// stream, as browsers and phones connect; the reference server holds as many connections and streams.
+/// 4b. Server memory per connection: many connections, each with one Subscribe stream, as browsers and
+/// phones connect (10,000 at full size); the reference server holds as many connections and streams, and
+/// the Socket.IO peer as many connections, each in the room.
 pub async fn connections(env: &Env) -> anyhow::Result<Vec<Row>> {
-    let users = env.sizes.connection_users;
+    let n = env.sizes.connections;
     let server = env.parleyd(Backend::Sqlite).await?;
-    let target = room(&server.daemon.url, users).await?;
-    let parley = idle_streams("parleyd", &server.daemon, &target, users, 1).await?;
+    // Each user costs an argon2 hash to register: the streams are spread over at most 100 of them.
+    let target = room(&server.daemon.url, n.min(100)).await?;
+    let parley = idle_streams(&server.daemon, &target, n, 1).await?;
     drop(server);
     let reference = env.reference_server().await?;
-    let bare = idle_streams("reference", &reference, &reference_room(&reference.url), users, 1).await?;
-    let mib = |kib: u64| kib as f64 / 1024.0;
-    Ok(vec![
-        Row::new(
-            "4b connections",
-            &format!("RSS per connection, {users} users each on their own"),
-            "KiB",
-            parley.per_stream_kib,
-            Better::Lower,
-        )
-        .reference(bare.per_stream_kib),
-        Row::new(
-            "4b connections",
-            &format!("server RSS with {users} connections open"),
-            "MiB",
-            mib(parley.rss_kib),
-            Better::Lower,
-        )
-        .reference(mib(bare.rss_kib)),
-    ])
+    let bare = idle_streams(&reference, &reference_room(&reference.url), n, 1).await?;
+    drop(reference);
+    let peer = if env.callgrind.is_none() && peer::available()? { Some(idle_peer(n).await?) } else { None };
+    let scenario = "4b connections";
+    let mut rows = vec![
+        Row::new(scenario, &format!("RSS per connection, {n} × 1 stream"), "KiB", parley.per_stream_kib, Better::Lower)
+            .reference(bare.per_stream_kib)
+            .at_most(16.0),
+        Row::new(scenario, "of which the connection alone", "KiB", parley.per_connection_kib, Better::Lower)
+            .reference(bare.per_connection_kib),
+        Row::new(scenario, &format!("server RSS with {n} connections open"), "MiB", mib(parley.rss_kib), Better::Lower)
+            .reference(mib(bare.rss_kib)),
+    ];
+    if let Some(peer) = peer {
+        rows.extend([
+            Row::new(scenario, "RSS per connection (ref: Socket.IO)", "KiB", parley.per_stream_kib, Better::Lower)
+                .reference(peer.per_stream_kib),
+            Row::new(
+                scenario,
+                "of which the connection (ref: Socket.IO)",
+                "KiB",
+                parley.per_connection_kib,
+                Better::Lower,
+            )
+            .reference(peer.per_connection_kib),
+            Row::new(scenario, "server RSS (ref: Socket.IO)", "MiB", mib(parley.rss_kib), Better::Lower)
+                .reference(mib(peer.rss_kib)),
+        ]);
+    }
+    Ok(rows)
 }
 
 /// What holding idle streams cost a server.
 struct Idle {
-    /// RSS growth per stream, KiB.
+    /// RSS growth per stream, connections included, KiB.
     per_stream_kib: f64,
+    /// RSS growth per connection before any stream was opened on it, KiB.
+    per_connection_kib: f64,
     /// RSS with the streams open, KiB.
     rss_kib: u64,
 }
 
-/// Opens `n` idle streams, `per_connection` on each connection, and measures the server's RSS growth. `who`
-/// names the server in progress lines.
-async fn idle_streams(
-    who: &str,
-    server: &Daemon,
-    room: &Room,
-    n: usize,
-    per_connection: usize,
-) -> anyhow::Result<Idle> {
+impl Idle {
+    /// Measured RSS: `before` anything was opened, with the connections open (`connected`), and with the
+    /// streams open too (`after`).
+    fn new(before: u64, connected: u64, after: u64, connections: usize, streams: usize) -> Self {
+        let per = |kib: u64, n: usize| kib as f64 / n.max(1) as f64;
+        Self {
+            per_stream_kib: per(after.saturating_sub(before), streams),
+            per_connection_kib: per(connected.saturating_sub(before), connections),
+            rss_kib: after,
+        }
+    }
+}
+
+/// Streams (or connections) opened at once while a scenario sets up: enough to keep the server busy, few
+/// enough that neither side queues much.
+const OPENING: usize = 32;
+
+/// Runs `opens` [`OPENING`] at a time; fails with the first error.
+async fn open_all<T, F>(opens: impl Iterator<Item = F>) -> anyhow::Result<Vec<T>>
+where
+    F: Future<Output = anyhow::Result<T>>,
+{
+    futures::stream::iter(opens).buffer_unordered(OPENING).collect::<Vec<_>>().await.into_iter().collect()
+}
+
+/// How long a server is given to settle before its RSS is read.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Opens `n` idle streams, `per_connection` on each connection, and measures the server's RSS growth: once
+/// the connections are open, and again with the streams.
+async fn idle_streams(server: &Daemon, room: &Room, n: usize, per_connection: usize) -> anyhow::Result<Idle> {
     // Warm up: one connection, one stream, opened and closed.
     {
         let channel = connect(&server.url).await?;
@@ -551,24 +659,45 @@ async fn idle_streams(
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = server.rss_kib()?;
-    let channels = load::connect_many(&server.url, n.div_ceil(per_connection)).await?;
-    let mut open = Vec::with_capacity(n);
-    let mut progress = Progress::new(format!("{who}: opening idle streams"), n as u64);
-    for i in 0..n {
+    let connections = n.div_ceil(per_connection);
+    let channels = open_all((0..connections).map(|_| connect(&server.url))).await?;
+    tokio::time::sleep(SETTLE).await;
+    let connected = server.rss_kib()?;
+    let open = open_all((0..n).map(|i| {
         let mut client = MessageServiceClient::new(channels[i / per_connection].clone());
-        let mut s = client
-            .subscribe(bearer(SubscribeRequest::default(), &room.readers[i % room.readers.len()]))
-            .await?
-            .into_inner();
-        s.message().await?.context("stream ended before ready")?;
-        open.push(s);
-        progress.update(open.len() as u64);
-    }
-    progress.finish();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+        let token = room.readers[i % room.readers.len()].clone();
+        async move {
+            let mut s = client.subscribe(bearer(SubscribeRequest::default(), &token)).await?.into_inner();
+            s.message().await?.context("stream ended before ready")?;
+            anyhow::Ok(s)
+        }
+    }))
+    .await?;
+    tokio::time::sleep(SETTLE).await;
     let after = server.rss_kib()?;
     drop(open);
-    Ok(Idle { per_stream_kib: after.saturating_sub(before) as f64 / n as f64, rss_kib: after })
+    Ok(Idle::new(before, connected, after, connections, n))
+}
+
+/// As [`idle_streams`] for the Socket.IO peer: `n` connections, then each subscribed to one room.
+async fn idle_peer(n: usize) -> anyhow::Result<Idle> {
+    let peer = peer::spawn().await?;
+    let addr = peer.addr;
+    // Warm up, as for the gRPC servers.
+    Socket::connect(addr).await?.call("subscribe", &"bench").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = peer.rss_kib()?;
+    // Each connection is read by a task of its own from the start, which answers the server's pings (it
+    // drops a connection silent for 45 s, and opening 10,000 can take that long).
+    let callers =
+        open_all((0..n).map(|_| async move { anyhow::Ok(Socket::connect(addr).await?.into_caller()) })).await?;
+    tokio::time::sleep(SETTLE).await;
+    let connected = peer.rss_kib()?;
+    open_all(callers.iter().map(|caller| caller.call("subscribe", &"bench"))).await?;
+    tokio::time::sleep(SETTLE).await;
+    let after = peer.rss_kib()?;
+    drop(callers);
+    Ok(Idle::new(before, connected, after, n, n))
 }
 
 /// A user (`sender-0`) and a public room of theirs, to be filled by bulk loading.

@@ -135,8 +135,25 @@ impl Daemon {
     /// # Errors
     /// When /proc cannot be read.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The largest resident memory the process has had so far, in KiB.
+    ///
+    /// # Errors
+    /// When /proc cannot be read.
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    /// The process id, for tools that look at the process from outside (e.g. `callgrind_control`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn status_kib(&self, field: &str) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+        let line = status.lines().find(|l| l.starts_with(field)).with_context(|| format!("no {field}"))?;
         Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
     }
 
