@@ -15,10 +15,10 @@
 //! This crate never sees gRPC types. Errors: [`Error`], mapped through [`types::DomainError`].
 
 mod actions;
-mod backfill;
 mod batch;
 mod emoji;
 mod error;
+mod indexer;
 mod mentions;
 mod read;
 mod reconcile;
@@ -166,6 +166,7 @@ struct Inner {
     auth: Arc<Auth>,
     config: MessagingConfig,
     writers: writer::Writers,
+    indexer: Arc<indexer::Indexer>,
     streams: limits::StreamLimit,
     typing: typing::Board,
     receipts: Arc<read::Receipts>,
@@ -201,15 +202,17 @@ impl Messaging {
             queue: config.send_queue,
             enqueue_timeout: config.enqueue_timeout,
         };
-        let writers = writer::Writers::spawn(&db, &bus, writer_config, &metrics, supervisor);
+        let indexer = indexer::Indexer::new(db.clone());
+        indexer.spawn(supervisor);
+        let writers = writer::Writers::spawn(&db, &bus, &indexer, writer_config, &metrics, supervisor);
         reconcile::spawn(db.clone(), bus.clone(), config.reconcile_interval, supervisor);
-        backfill::spawn(db.clone(), supervisor);
         let stopping = supervisor.stopping().clone();
         let streams = limits::StreamLimit::new(config.streams_per_user);
         let typing = typing::Board::default();
         let receipts = Arc::new(read::Receipts::default());
         read::spawn(receipts.clone(), bus.clone(), config.receipt_interval, supervisor);
-        let inner = Inner { db, bus, rooms, auth, config, writers, streams, typing, receipts, stopping, metrics };
+        let inner =
+            Inner { db, bus, rooms, auth, config, writers, indexer, streams, typing, receipts, stopping, metrics };
         Self { inner: Arc::new(inner) }
     }
 

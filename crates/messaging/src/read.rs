@@ -158,6 +158,7 @@ impl Messaging {
             }
             None => SearchScope::Member(who),
         };
+        self.inner.indexer.catch_up(scope).await?;
         let limit = size.get();
         let mut found = self.inner.db.read().await?.search(scope, &terms, before, limit + 1, who).await?;
         let more = found.len() > limit;

@@ -28,6 +28,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use types::{Millis, RoomId};
 
 use crate::batch::{self, Appended, Dedup, Draft};
+use crate::indexer::Indexer;
 
 /// One queued send.
 #[derive(Debug)]
@@ -67,6 +68,7 @@ impl Writers {
     pub(crate) fn spawn(
         db: &Db,
         bus: &Bus,
+        indexer: &Arc<Indexer>,
         config: WriterConfig,
         metrics: &metrics::Messaging,
         supervisor: &Supervisor,
@@ -78,7 +80,8 @@ impl Writers {
                 // The queue outlives any one writer task: a writer that panics is replaced by one that
                 // carries on with the same queue.
                 let rx = Arc::new(Mutex::new(rx));
-                let writer = Writer { db: db.clone(), bus: bus.clone(), metrics: metrics.clone() };
+                let writer =
+                    Writer { db: db.clone(), bus: bus.clone(), indexer: indexer.clone(), metrics: metrics.clone() };
                 supervisor.spawn("send writer", move || run(writer.clone(), rx.clone(), batch_max));
                 tx
             })
@@ -111,6 +114,7 @@ const BATCHES_PER_CHECKOUT: usize = 8;
 struct Writer {
     db: Db,
     bus: Bus,
+    indexer: Arc<Indexer>,
     metrics: metrics::Messaging,
 }
 
@@ -146,7 +150,7 @@ async fn run(writer: Writer, queue: Arc<Mutex<mpsc::Receiver<Job>>>, batch_max: 
 /// `conn` is the writer's connection, checked out here if it has none; after a failure it is given back
 /// (the pool verifies it before anyone uses it again).
 async fn commit(writer: &Writer, conn: &mut Option<Conn>, jobs: Vec<Job>) {
-    let Writer { db, bus, metrics } = writer;
+    let Writer { db, bus, indexer, metrics } = writer;
     #[cfg(feature = "fault-injection")]
     if jobs.iter().any(|j| j.draft.body == crate::faults::PANIC_IN_WRITER) {
         panic!("fault injection: a writer panics with its batch in hand");
@@ -169,6 +173,10 @@ async fn commit(writer: &Writer, conn: &mut Option<Conn>, jobs: Vec<Job>) {
             let sends = outcomes.iter().map(Vec::len).sum();
             metrics.batch_committed(sends, started.elapsed());
             metrics.sent(outcomes.iter().flatten().filter(|o| matches!(o, Appended::Stored(_))).count());
+            indexer.wrote(outcomes.iter().flatten().filter_map(|o| match o {
+                Appended::Stored(entry) => Some(entry.room_id),
+                _ => None,
+            }));
             for ((_, jobs), outcomes) in by_room.into_iter().zip(outcomes) {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     publish(bus, &outcome);

@@ -588,11 +588,31 @@ impl Conn {
         diesel::query_builder::InsertStatement<T, V::Values>:
             ExecuteDsl<AsyncMysqlConnection> + diesel::query_dsl::methods::ExecuteDsl<SqliteConnection> + Send,
     {
-        let statement = diesel::insert_into(table).values(rows);
+        self.insert_rows(diesel::insert_into(table).values(rows)).await
+    }
+
+    /// As [`Conn::insert_all`], but a row whose key is taken is left out instead of failing the statement
+    /// (`INSERT IGNORE`, `INSERT OR IGNORE`).
+    pub(crate) async fn insert_all_new<T, V>(&mut self, table: T, rows: V) -> Result<()>
+    where
+        T: diesel::Table + Send + 'static,
+        V: diesel::Insertable<T> + Send + 'static,
+        diesel::query_builder::InsertStatement<T, V::Values, diesel::query_builder::InsertOrIgnore>:
+            ExecuteDsl<AsyncMysqlConnection> + diesel::query_dsl::methods::ExecuteDsl<SqliteConnection> + Send,
+    {
+        self.insert_rows(diesel::insert_or_ignore_into(table).values(rows)).await
+    }
+
+    async fn insert_rows<S>(&mut self, statement: S) -> Result<()>
+    where
+        S: ExecuteDsl<AsyncMysqlConnection> + diesel::query_dsl::methods::ExecuteDsl<SqliteConnection> + Send + 'static,
+    {
         let outcome = tokio::time::timeout(self.timeout, async {
             match &mut self.inner {
                 Backed::Mysql(c) => RunQueryDsl::execute(statement, &mut **c).await,
-                Backed::Sqlite(c) => c.spawn_blocking(move |conn| diesel::RunQueryDsl::execute(statement, conn)).await,
+                Backed::Sqlite(c) => {
+                    c.spawn_blocking(move |conn| diesel::query_dsl::methods::ExecuteDsl::execute(statement, conn)).await
+                }
             }
         })
         .await;

@@ -9,7 +9,9 @@ use types::{Member, Millis, ReadState, Role, Room, RoomId, RoomKind, User, UserI
 use crate::codes;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result, is_unique_violation};
-use crate::schema::{invites, memberships, mentions, message_search, messages, reactions, rooms, users};
+use crate::schema::{
+    invites, memberships, mentions, message_search, messages, reactions, rooms, search_progress, users,
+};
 use crate::users::{UserRow, user_columns, user_from_row};
 
 /// A room to create.
@@ -418,6 +420,7 @@ impl Tx<'_> {
         self.execute(diesel::delete(reactions::table.filter(reactions::room_id.eq(key)))).await?;
         self.execute(diesel::delete(mentions::table.filter(mentions::room_id.eq(key)))).await?;
         self.execute(diesel::delete(message_search::table.filter(message_search::room_id.eq(key)))).await?;
+        self.execute(diesel::delete(search_progress::table.find(key))).await?;
         self.execute(diesel::delete(messages::table.filter(messages::room_id.eq(key)))).await?;
         self.execute(diesel::delete(invites::table.filter(invites::room_id.eq(key)))).await?;
         self.execute(diesel::delete(memberships::table.filter(memberships::room_id.eq(key)))).await?;
@@ -447,7 +450,9 @@ impl Tx<'_> {
         match self.execute(diesel::insert_into(rooms::table).values(row)).await {
             Err(Error::Query(e)) if is_unique_violation(&e, "direct_key") => Err(Error::AlreadyExists("direct room")),
             other => other.map(|_| ()),
-        }
+        }?;
+        let progress = (search_progress::room_id.eq(new.id.as_bytes().as_slice()), search_progress::indexed_seq.eq(0));
+        self.execute(diesel::insert_into(search_progress::table).values(progress)).await.map(|_| ())
     }
 
     /// Makes `user` a member with `role`, joined at `joined_at` by the timeline entry `joined_seq`, with

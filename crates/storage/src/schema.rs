@@ -125,10 +125,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    search_backfill (id) {
-        id -> BigInt,
+    search_progress (room_id) {
         room_id -> Binary,
-        seq -> BigInt,
+        indexed_seq -> BigInt,
     }
 }
 
@@ -140,6 +139,7 @@ diesel::joinable!(invites -> rooms (room_id));
 diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(reactions -> rooms (room_id));
 diesel::joinable!(mentions -> rooms (room_id));
+diesel::joinable!(search_progress -> rooms (room_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -152,5 +152,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     reactions,
     mentions,
     message_search,
-    search_backfill,
+    search_progress,
 );

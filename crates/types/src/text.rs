@@ -104,9 +104,31 @@ pub fn search_terms(query: &str) -> Vec<SearchTerm> {
         .collect()
 }
 
+/// Whether a [`search_text`] has every term: each word as a token, each CJK run's tokens one after
+/// another. What both engines' queries ask of their index, so a search can test the newest rows itself.
+pub fn matches(search_text: &str, terms: &[SearchTerm]) -> bool {
+    let tokens: Vec<&str> = search_text.split(' ').collect();
+    terms.iter().all(|term| match term {
+        SearchTerm::Word(word) => tokens.contains(&word.as_str()),
+        SearchTerm::Cjk(run) => tokens.windows(run.len()).any(|w| w.iter().zip(run).all(|(t, r)| *t == r.as_str())),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_matches_words_anywhere_and_cjk_runs_in_order() {
+        let text = search_text("Meet me at 東京タワー, OK?");
+        assert!(matches(&text, &search_terms("ok meet")));
+        assert!(matches(&text, &search_terms("京タワ")));
+        assert!(matches(&text, &search_terms("タ")));
+        assert!(!matches(&text, &search_terms("ワタ")), "pairs out of order");
+        assert!(!matches(&text, &search_terms("meet tower")), "every term is needed");
+        assert!(!matches(&text, &search_terms("mee")), "words match whole");
+        assert!(!matches("", &search_terms("meet")), "a deleted message has no words");
+    }
 
     #[test]
     fn search_text_folds_case_and_splits_cjk_into_characters_and_pairs() {

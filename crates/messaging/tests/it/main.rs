@@ -364,18 +364,18 @@ async fn texts_with(n: &Node, who: &Identity, room: RoomId, word: &str) -> anyho
     }
 }
 
-db_test!(async fn messages_stored_before_search_existed_are_indexed_by_a_walk(t) {
+db_test!(async fn a_search_finds_messages_the_index_has_not_reached(t) {
     let n = node(t)?;
     let alice = register(&n, "alice").await?;
     let a = n.rooms.create(alice.user_id, "a", "", Visibility::Public).await?.room.id;
     let b = n.rooms.create(alice.user_id, "b", "", Visibility::Public).await?.room.id;
-    n.messaging.send(alice.user_id, a, "quarterly figures, sent with search", "f-1", None).await?;
-    // Rows written straight to `messages` (texts mixed with edits and reactions), as a server stored them
-    // before search existed: no search rows. Room a takes several batches of the walk.
+    n.messaging.send(alice.user_id, a, "quarterly figures, sent", "f-1", None).await?;
+    // Rows written straight to `messages` (texts mixed with edits and reactions), which the index has not
+    // looked at: as a server that stopped before indexing its sends leaves them, or one from before search
+    // existed. Room a takes several of the indexer's transactions.
     storage::bench::bulk_load(t.db(), a, alice.user_id, 1_100, 400, "quarterly report", |_| ()).await?;
     storage::bench::bulk_load(t.db(), b, alice.user_id, 300, 400, "quarterly report", |_| ()).await?;
-    assert_eq!(search_all(&n, &alice, "quarterly").await?.len(), 1, "only the message sent with search");
-    // Before the walk, one old message is edited and one deleted.
+    // Before any indexing, one of those messages is edited and one deleted.
     let (edited, deleted) = match texts_with(&n, &alice, b, "quarterly").await?[..] {
         [.., deleted, edited] => (edited, deleted),
         _ => anyhow::bail!("room b has texts"),
@@ -383,24 +383,74 @@ db_test!(async fn messages_stored_before_search_existed_are_indexed_by_a_walk(t)
     n.messaging.edit(alice.user_id, b, edited, "annual summary", None).await?;
     n.messaging.delete(alice.user_id, b, deleted).await?;
 
-    // A database upgraded from before search has the walk's cursor; a node that starts walks it.
-    storage::bench::start_search_backfill(t.db()).await?;
-    let _walker = node(t)?;
     let mut expected: Vec<(RoomId, i64)> = Vec::new();
     for room in [a, b] {
         expected.extend(texts_with(&n, &alice, room, "quarterly").await?.into_iter().map(|seq| (room, seq)));
     }
     assert!(expected.len() > 1_000, "{} texts", expected.len());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    // The search has the index catch up first: no waiting.
     let mut found = search_all(&n, &alice, "quarterly").await?;
-    while found.len() < expected.len() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        found = search_all(&n, &alice, "quarterly").await?;
-    }
     found.sort_unstable();
     expected.sort_unstable();
     assert_eq!(found, expected, "every live text, once, and nothing else");
     assert!(!found.contains(&(b, deleted)) && !found.contains(&(b, edited)));
     assert_eq!(search_all(&n, &alice, "annual").await?, vec![(b, edited)], "the edit's words, not the old ones");
+    Ok(())
+});
+
+db_test!(async fn the_indexer_catches_up_on_its_own(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let a = n.rooms.create(alice.user_id, "a", "", Visibility::Public).await?.room.id;
+    let behind = async || -> anyhow::Result<Vec<RoomId>> { Ok(t.db().read().await?.unindexed_rooms(None, 10).await?) };
+    let caught_up = async || -> anyhow::Result<bool> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            if behind().await?.is_empty() {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(false)
+    };
+    // Sends are indexed just after they commit.
+    for i in 0..20 {
+        n.messaging.send(alice.user_id, a, &format!("note {i}"), &format!("n-{i}"), None).await?;
+    }
+    assert!(caught_up().await?, "the writer's rooms are indexed: {:?}", behind().await?);
+    // Entries no node indexed (bulk-loaded) are found by the sweep of a node that starts.
+    storage::bench::bulk_load(t.db(), a, alice.user_id, 700, 400, "backlog", |_| ()).await?;
+    assert_eq!(behind().await?, vec![a]);
+    let _starting = node(t)?;
+    assert!(caught_up().await?, "a starting node's sweep indexes what no one did");
+    Ok(())
+});
+
+db_test!(async fn edits_racing_the_indexer_leave_only_their_new_words(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    storage::bench::bulk_load(t.db(), room, alice.user_id, 1_500, 500, "alpha", |_| ()).await?;
+    let texts = texts_with(&n, &alice, room, "alpha").await?;
+    // Edits from the newest back, while a search has the indexer work through the room from the oldest.
+    let edited: Vec<i64> = texts.iter().rev().step_by(7).copied().collect();
+    let edits = async {
+        for seq in &edited {
+            n.messaging.edit(alice.user_id, room, *seq, "omega", None).await?;
+        }
+        anyhow::Ok(())
+    };
+    let (indexing, editing) = tokio::join!(search_all(&n, &alice, "alpha"), edits);
+    indexing?;
+    editing?;
+    let mut omega: Vec<i64> = search_all(&n, &alice, "omega").await?.into_iter().map(|(_, seq)| seq).collect();
+    let mut alpha: Vec<i64> = search_all(&n, &alice, "alpha").await?.into_iter().map(|(_, seq)| seq).collect();
+    let mut unedited: Vec<i64> = texts.iter().filter(|seq| !edited.contains(seq)).copied().collect();
+    let mut edited = edited;
+    for v in [&mut omega, &mut alpha, &mut unedited, &mut edited] {
+        v.sort_unstable();
+    }
+    assert_eq!(omega, edited, "every edit found by its new words");
+    assert_eq!(alpha, unedited, "and none by its old ones");
     Ok(())
 });

@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use types::{Entry, EntryId, EntryKind, MessageState, Millis, Reaction, Role, RoomId, Subject, UserId};
 
-pub use search::SearchScope;
 #[cfg(feature = "bench")]
 pub(crate) use search::search_row;
+pub use search::{IndexStep, SearchScope};
 pub use sends::{RoomTail, SendKey, SenderMark, TailMember};
 pub use state::{MentionRow, NewAction};
 
@@ -103,6 +103,11 @@ pub(crate) struct Names {
 }
 
 impl EntryRow {
+    /// Its room and seq.
+    pub(crate) fn key(&self) -> (Vec<u8>, i64) {
+        (self.room_id.clone(), self.seq)
+    }
+
     fn user_ids(&self) -> Result<Vec<UserId>> {
         let mut ids = vec![UserId::from_slice(&self.sender_id)?];
         if let Some(subject) = &self.subject_id {

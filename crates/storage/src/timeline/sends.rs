@@ -12,7 +12,6 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary, HasSqlType};
 use types::{Entry, EntryKind, Millis, RoomId, UserId};
 
-use super::search::SearchRow;
 use super::{EntryRow, NewEntryRow, entry_columns};
 use crate::codes;
 use crate::db::{Backed, Conn, Tx};
@@ -283,9 +282,8 @@ impl Tx<'_> {
     /// # Errors
     /// Database errors, and the conflict above.
     ///
-    /// Their words go into the search index in the same transaction (a second statement).
+    /// Their words go into the search index after the transaction, by the indexer ([`Tx::index_room`]).
     pub async fn insert_messages(&mut self, entries: &[Entry]) -> Result<()> {
-        self.insert_entry_rows(entries.iter().map(NewEntryRow::of).collect()).await?;
-        self.insert_search_rows(entries.iter().map(SearchRow::of).collect()).await
+        self.insert_entry_rows(entries.iter().map(NewEntryRow::of).collect()).await
     }
 }

@@ -12,7 +12,7 @@ use super::{NewEntryRow, entry_columns};
 use crate::codes;
 use crate::db::{Conn, Tx};
 use crate::error::Result;
-use crate::schema::{memberships, mentions, message_search, messages, reactions, rooms, users};
+use crate::schema::{memberships, mentions, messages, reactions, rooms, users};
 
 /// An action on a message to append: an edit, a deletion, a reaction added or removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,14 +230,11 @@ impl Tx<'_> {
         let update = diesel::update(messages::table.find((room.to_vec(), seq)))
             .set((messages::body.eq(body), messages::edited_at.eq(edited_at.0)));
         self.execute(update).await?;
-        let words = diesel::update(message_search::table.find((room.to_vec(), seq)))
-            .set(message_search::search_text.eq(types::text::search_text(body)));
-        self.execute(words).await?;
-        Ok(())
+        self.set_search_text(room, seq, types::text::search_text(body)).await
     }
 
     /// Makes a message (not yet deleted) a tombstone: its text and its edits' texts are cleared, its and
-    /// their mentions and its reactions deleted, it leaves the search index, and it is marked deleted at
+    /// their mentions and its reactions deleted, its search row keeps no words, and it is marked deleted at
     /// `at`. It stops counting: the room's count of messages goes down, and so does the read count of every
     /// member whose marker is at or past it (see [`Conn::read_states`]). Call it under the room's lock.
     ///
@@ -248,7 +245,7 @@ impl Tx<'_> {
         let target = diesel::update(messages::table.find((key.clone(), seq)))
             .set((messages::body.eq(""), messages::deleted_at.eq(at.0)));
         self.execute(target).await?;
-        self.execute(diesel::delete(message_search::table.find((key.clone(), seq)))).await?;
+        self.set_search_text(room, seq, String::new()).await?;
         let texts = diesel::update(rooms::table.find(key.clone())).set(rooms::text_count.eq(rooms::text_count - 1));
         self.execute(texts).await?;
         let readers =
