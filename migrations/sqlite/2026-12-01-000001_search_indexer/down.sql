@@ -1,3 +1,8 @@
+DROP TABLE message_search_fts;
+CREATE VIRTUAL TABLE message_search_fts USING fts5(
+    search_text, content = 'message_search', content_rowid = 'doc', tokenize = "unicode61 tokenchars '_'"
+);
+INSERT INTO message_search_fts (message_search_fts) VALUES ('rebuild');
 CREATE TABLE search_backfill (
     id      INTEGER NOT NULL PRIMARY KEY,
     room_id BLOB    NOT NULL,

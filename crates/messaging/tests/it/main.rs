@@ -341,6 +341,46 @@ db_test!(async fn a_search_needs_membership_and_sees_current_bodies(t) {
     Ok(())
 });
 
+db_test!(async fn a_search_pages_from_the_newest_rows_into_the_full_text_index(t) {
+    let n = node(t)?;
+    let alice = register(&n, "alice").await?;
+    let room = n.rooms.create(alice.user_id, "r", "", Visibility::Public).await?.room.id;
+    // More messages than the first step reads (4,000): words only in older ones come from the engine.
+    let body = |seq: i64| match seq {
+        7 => "needle common".to_owned(),
+        11 => "résumé common".to_owned(),
+        s if s % 100 == 0 && s < 2_000 => "older common".to_owned(),
+        s if s % 300 == 0 => "sparse common".to_owned(),
+        _ => "common".to_owned(),
+    };
+    let last = storage::bench::bulk_load_searchable(t.db(), room, alice.user_id, 6_000, 2_000, body, |_| ()).await?;
+    let first = last - 6_000;
+    let pages = async |query: &str, size: usize| -> anyhow::Result<Vec<i64>> {
+        let (mut found, mut token) = (Vec::new(), String::new());
+        loop {
+            let (page, next) = n.messaging.search(alice.user_id, query, None, PageSize::exactly(size), &token).await?;
+            assert!(page.len() <= size);
+            found.extend(page.iter().map(|e| e.seq));
+            let Some(next) = next else { return Ok(found) };
+            token = next;
+        }
+    };
+    let newest_first = |keep: &dyn Fn(i64) -> bool| (first + 1..=last).rev().filter(|s| keep(*s)).collect::<Vec<i64>>();
+    assert_eq!(pages("needle", 5).await?, vec![7], "a rare word, from the engine");
+    assert_eq!(pages("older", 7).await?, newest_first(&|s| s % 100 == 0 && s < 2_000), "pages of the engine");
+    assert_eq!(
+        pages("sparse", 6).await?,
+        newest_first(&|s| s % 300 == 0 && !(s % 100 == 0 && s < 2_000)),
+        "pages of the first step"
+    );
+    assert_eq!(pages("common", 50).await?.len(), 6_000, "every message, once, in order");
+    assert_eq!(pages("common", 50).await?, newest_first(&|_| true));
+    // Accents are part of a word in both steps and both engines.
+    assert_eq!(pages("résumé", 5).await?, vec![11]);
+    assert_eq!(pages("resume", 5).await?, Vec::<i64>::new());
+    Ok(())
+});
+
 /// Every page of a search, as (room, seq), in the order found.
 async fn search_all(n: &Node, who: &Identity, query: &str) -> anyhow::Result<Vec<(RoomId, i64)>> {
     let (mut found, mut token) = (Vec::new(), String::new());
