@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use api::v1::auth_service_client::AuthServiceClient;
 use api::v1::message_service_client::MessageServiceClient;
 use api::v1::subscribe_response::Event;
-use api::v1::{MessageKind, RegisterRequest, SendMessageRequest, SubscribeRequest};
+use api::v1::{LoginRequest, MessageKind, RegisterRequest, SendMessageRequest, SubscribeRequest};
 use futures::Stream;
 use hdrhistogram::Histogram;
 use tonic::transport::Channel;
@@ -80,6 +80,14 @@ pub async fn register(channel: &Channel, prefix: &str, count: usize) -> anyhow::
 }
 
 use futures::StreamExt as _;
+
+/// Logs a registered user in again: a fresh access token, for a phase that follows a load longer than the
+/// token's life.
+pub async fn login(channel: &Channel, username: &str) -> anyhow::Result<User> {
+    let request = LoginRequest { login: username.into(), password: PASSWORD.into() };
+    let r = AuthServiceClient::new(channel.clone()).login(request).await?.into_inner();
+    Ok(User { token: r.tokens.context("no tokens")?.access_token })
+}
 
 /// A message body of `size` bytes that starts with the time it was made (nanoseconds since `base`).
 fn stamped(base: Instant, size: usize) -> String {

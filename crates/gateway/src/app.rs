@@ -247,15 +247,9 @@ const UPLINK_BACKLOG: usize = 16_384;
 /// Forgets rate-limit state of subjects that are idle again, once a minute (memory stays bounded however
 /// many addresses call).
 fn spawn_rate_sweep(rates: Arc<limits::RateLimits>, supervisor: &Supervisor) {
-    supervisor.spawn("rate-limit sweep", move || {
-        let rates = rates.clone();
-        async move {
-            let mut minutely = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                minutely.tick().await;
-                rates.sweep();
-            }
-        }
+    supervisor.spawn_every("rate-limit sweep", Duration::from_secs(60), move || {
+        rates.sweep();
+        std::future::ready(())
     });
 }
 
@@ -282,17 +276,13 @@ fn spawn_revocation_watch(auth: Arc<Auth>, every: Duration, supervisor: &Supervi
 
 /// Deletes long-ended sessions once an hour.
 fn spawn_session_purge(auth: Arc<Auth>, keep: Duration, supervisor: &Supervisor) {
-    supervisor.spawn("session purge", move || {
+    supervisor.spawn_every("session purge", Duration::from_secs(3600), move || {
         let auth = auth.clone();
         async move {
-            let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                hourly.tick().await;
-                match auth.purge_ended_sessions(keep).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
-                    Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
-                }
+            match auth.purge_ended_sessions(keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+                Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
             }
         }
     });

@@ -22,7 +22,6 @@ use std::time::Duration;
 use bus::{Bus, Event, Topic};
 use storage::timeline::SearchScope;
 use tasks::Supervisor;
-use tokio::time::{MissedTickBehavior, interval};
 use types::page::{decode_token, encode_token};
 use types::text::search_terms;
 use types::{Entry, EntryId, PageSize, ReadMark, RoomId, UserId};
@@ -67,19 +66,9 @@ impl Receipts {
 
 /// Starts the supervised task that publishes the board every `every`.
 pub(crate) fn spawn(receipts: Arc<Receipts>, bus: Bus, every: Duration, supervisor: &Supervisor) {
-    let stopping = supervisor.stopping().clone();
-    supervisor.spawn("read receipts", move || {
-        let (receipts, bus, stopping) = (receipts.clone(), bus.clone(), stopping.clone());
-        async move {
-            let mut ticks = interval(every);
-            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = stopping.cancelled() => return,
-                    _ = ticks.tick() => receipts.flush(&bus),
-                }
-            }
-        }
+    supervisor.spawn_every("read receipts", every, move || {
+        receipts.flush(&bus);
+        std::future::ready(())
     });
 }
 

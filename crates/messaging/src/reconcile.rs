@@ -13,27 +13,17 @@ use std::time::Duration;
 use bus::{Bus, Event, Topic};
 use storage::Db;
 use tasks::Supervisor;
-use tokio::time::{MissedTickBehavior, interval};
 use types::RoomId;
 
 /// Rooms read per query.
 const CHUNK: usize = 500;
 
 pub(crate) fn spawn(db: Db, bus: Bus, every: Duration, supervisor: &Supervisor) {
-    let stopping = supervisor.stopping().clone();
-    supervisor.spawn("tail reconciler", move || {
-        let (db, bus, stopping) = (db.clone(), bus.clone(), stopping.clone());
+    supervisor.spawn_every("tail reconciler", every, move || {
+        let (db, bus) = (db.clone(), bus.clone());
         async move {
-            let mut ticks = interval(every);
-            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = stopping.cancelled() => return,
-                    _ = ticks.tick() => {}
-                }
-                if let Err(e) = once(&db, &bus).await {
-                    tracing::warn!(error = %e, "reconciling timeline tails failed; will retry");
-                }
+            if let Err(e) = once(&db, &bus).await {
+                tracing::warn!(error = %e, "reconciling timeline tails failed; will retry");
             }
         }
     });

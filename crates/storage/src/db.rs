@@ -572,6 +572,13 @@ impl Conn {
         }
     }
 
+    /// Gives this connection's statements `timeout` to answer instead of the configured query timeout (for
+    /// the benchmarks' bulk loads and index builds).
+    #[cfg(feature = "bench")]
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// The concrete connection, for the few statements that differ between backends.
     pub(crate) fn backed(&mut self) -> &mut Backed {
         &mut self.inner

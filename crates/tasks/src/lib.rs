@@ -90,6 +90,28 @@ impl Supervisor {
         })
     }
 
+    /// Runs the future `tick` returns every `every`, the first at once, as the task `name` (see
+    /// [`Supervisor::spawn`]: a panicking tick restarts the schedule). A tick that takes longer than `every`
+    /// delays the next instead of making several run back to back.
+    pub fn spawn_every<F, Fut>(&self, name: &'static str, every: Duration, tick: F) -> JoinHandle<()>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let tick = Arc::new(tick);
+        self.spawn(name, move || {
+            let tick = tick.clone();
+            async move {
+                let mut ticks = tokio::time::interval(every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    tick().await;
+                }
+            }
+        })
+    }
+
     fn give_up(&self, name: &'static str) {
         self.failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(name);
         self.failed.cancel();
@@ -107,6 +129,30 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_periodic_task_ticks_at_once_then_every_interval_until_the_node_stops()
+    -> Result<(), tokio::task::JoinError> {
+        let stopping = CancellationToken::new();
+        let supervisor = Supervisor::new(stopping.clone());
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counted = ticks.clone();
+        let task = supervisor.spawn_every("ticker", Duration::from_secs(10), move || {
+            let ticks = counted.clone();
+            async move {
+                ticks.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 1, "the first tick is at once");
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 3);
+        stopping.cancel();
+        task.await?;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 3, "no tick after the node stops");
+        Ok(())
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_panicking_task_is_restarted_and_one_that_keeps_panicking_stops_the_node() {

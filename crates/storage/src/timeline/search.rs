@@ -128,19 +128,9 @@ impl Conn {
             }
         }
         if hits.len() < limit {
-            // The one place the two engines differ: how a row is matched.
-            let matches = match self.backend() {
-                Backend::Mysql => sql::<Bool>("MATCH (message_search.search_text) AGAINST (")
-                    .bind::<Text, _>(engine_query(terms, "+"))
-                    .sql(" IN BOOLEAN MODE)"),
-                Backend::Sqlite => sql::<Bool>(
-                    "message_search.doc IN (SELECT rowid FROM message_search_fts WHERE message_search_fts MATCH ",
-                )
-                .bind::<Text, _>(engine_query(terms, ""))
-                .sql(")"),
-            };
+            let (head, query, tail) = self.engine_match(terms);
             let older = message_search::table
-                .filter(matches)
+                .filter(sql::<Bool>(head).bind::<Text, _>(query).sql(tail))
                 .filter(message_search::room_id.eq_any(&rooms))
                 .filter(message_search::id.lt(&before))
                 .order(message_search::id.desc())
@@ -149,6 +139,44 @@ impl Conn {
             hits.extend(self.load::<(Vec<u8>, i64), _>(older).await?);
         }
         self.entries_at(hits, viewer).await
+    }
+
+    /// The one place the two engines differ: how a row is matched (the condition's SQL before and after
+    /// its one bound value, the engine's query).
+    fn engine_match(&self, terms: &[SearchTerm]) -> (&'static str, String, &'static str) {
+        match self.backend() {
+            Backend::Mysql => {
+                ("MATCH (message_search.search_text) AGAINST (", engine_query(terms, "+"), " IN BOOLEAN MODE)")
+            }
+            Backend::Sqlite => (
+                "message_search.doc IN (SELECT rowid FROM message_search_fts WHERE message_search_fts MATCH ",
+                engine_query(terms, ""),
+                ")",
+            ),
+        }
+    }
+
+    /// The page the full-text engine alone gives, in one statement: what a search would be without its
+    /// first step (the reference of the search benchmark). Returns the keys found.
+    ///
+    /// # Errors
+    /// Database errors only.
+    #[cfg(feature = "bench")]
+    pub(crate) async fn search_one_statement(
+        &mut self,
+        user: UserId,
+        terms: &[SearchTerm],
+        limit: i64,
+    ) -> Result<Vec<(Vec<u8>, i64)>> {
+        let rooms = memberships::table.filter(memberships::user_id.eq(user.to_vec())).select(memberships::room_id);
+        let (head, query, tail) = self.engine_match(terms);
+        let query = message_search::table
+            .filter(sql::<Bool>(head).bind::<Text, _>(query).sql(tail))
+            .filter(message_search::room_id.eq_any(rooms))
+            .order(message_search::id.desc())
+            .limit(limit)
+            .select((message_search::room_id, message_search::seq));
+        self.load(query).await
     }
 
     /// The entries at `keys`, in that order.
