@@ -22,6 +22,7 @@ mod indexer;
 mod mentions;
 mod read;
 mod reconcile;
+mod sources;
 mod stream;
 mod typing;
 mod writer;

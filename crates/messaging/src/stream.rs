@@ -11,20 +11,21 @@
 //! the task waits, its topics overflow, and it resumes by reading storage from its cursors.
 
 use std::collections::HashMap;
-use std::pin::Pin;
+use std::future::{Future as _, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth::Identity;
 use bus::{Event, RecvError, Subscription as Topic};
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
-use tokio_stream::StreamExt as _;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::ReceiverStream;
 use types::{Departure, Entry, EntryKind, Millis, ReadMark, RoomId, UserId};
 
+use crate::sources::Sources;
 use crate::{Error, Inner, StreamEvent};
 
 /// The subscriber's end: a stream of events that ends with an error when the subscription must stop
@@ -104,6 +105,7 @@ pub(crate) fn spawn(
         rejoined: HashMap::new(),
         presence: HashMap::new(),
         sent_since_tick: false,
+        sources: Sources::new(),
     };
     let order: Vec<(RoomId, i64)> = start.iter().map(|(room, after, _)| (*room, *after)).collect();
     for (room, after, topic) in start {
@@ -137,6 +139,31 @@ struct Task {
     /// Per user, the newest presence version delivered.
     presence: HashMap<UserId, u64>,
     sent_since_tick: bool,
+    /// A waker per source the task waits on (see [`Source`]), so that an event polls only its own source.
+    sources: Sources<{ Source::COUNT }>,
+}
+
+/// What the task waits on, in the order it looks at them when several are ready.
+#[derive(Clone, Copy)]
+enum Source {
+    Stopping,
+    Closed,
+    User,
+    Rooms,
+    Tick,
+}
+
+impl Source {
+    const COUNT: usize = 5;
+}
+
+/// What the task woke up for.
+enum Next {
+    Stopping,
+    Gone,
+    User(Result<Event, RecvError>),
+    Room(RoomId, Result<Event, RecvError>),
+    Tick,
 }
 
 impl Task {
@@ -149,15 +176,42 @@ impl Task {
         let period = self.inner.config.heartbeat_interval;
         let mut ticks = interval_at(Instant::now() + period, period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let stopping = self.inner.stopping.clone();
+        let (stopping, out) = (self.inner.stopping.clone(), self.out.clone());
+        // Made once and polled only when their sources fire: a `Notified` takes its wait list's lock at
+        // every poll.
+        let mut stopped = pin!(stopping.cancelled());
+        let mut closed = pin!(out.closed());
         loop {
-            let step = tokio::select! {
-                biased;
-                () = stopping.cancelled() => Err(Stop::Fail(Error::ShuttingDown)),
-                () = self.out.closed() => Err(Stop::Gone),
-                event = user_topic.recv() => Box::pin(self.on_user_event(event)).await,
-                Some((room, event)) = self.topics.next(), if !self.topics.is_empty() => self.on_room_event(room, event).await,
-                _ = ticks.tick() => Box::pin(self.on_tick()).await,
+            let next = poll_fn(|cx| {
+                let sources = &mut self.sources;
+                sources.begin(cx);
+                if sources.poll(Source::Stopping as usize, |cx| stopped.as_mut().poll(cx)).is_ready() {
+                    return Poll::Ready(Next::Stopping);
+                }
+                if sources.poll(Source::Closed as usize, |cx| closed.as_mut().poll(cx)).is_ready() {
+                    return Poll::Ready(Next::Gone);
+                }
+                if let Poll::Ready(event) = sources.poll(Source::User as usize, |cx| user_topic.poll_next_unpin(cx)) {
+                    return Poll::Ready(Next::User(event.unwrap_or(Err(RecvError::Closed))));
+                }
+                // A room set that is empty, or whose last topic ended, waits for `add` to flag it.
+                let topics = &mut self.topics;
+                let room = sources.poll(Source::Rooms as usize, |cx| match topics.poll_next_unpin(cx) {
+                    Poll::Ready(Some(event)) => Poll::Ready(event),
+                    Poll::Ready(None) | Poll::Pending => Poll::Pending,
+                });
+                if let Poll::Ready((room, event)) = room {
+                    return Poll::Ready(Next::Room(room, event));
+                }
+                sources.poll(Source::Tick as usize, |cx| ticks.poll_tick(cx).map(|_| Next::Tick))
+            })
+            .await;
+            let step = match next {
+                Next::Stopping => Err(Stop::Fail(Error::ShuttingDown)),
+                Next::Gone => Err(Stop::Gone),
+                Next::User(event) => Box::pin(self.on_user_event(event)).await,
+                Next::Room(room, event) => self.on_room_event(room, event).await,
+                Next::Tick => Box::pin(self.on_tick()).await,
             };
             if let Err(stop) = step {
                 return stop;
@@ -249,6 +303,7 @@ impl Task {
         };
         self.cursors.insert(room, after);
         self.topics.insert(room, topic);
+        self.sources.flag(Source::Rooms as usize);
         self.send(StreamEvent::RoomAdded { room: Box::new(view), after_seq: after }).await?;
         self.catch_up(room, i64::MAX).await
     }
