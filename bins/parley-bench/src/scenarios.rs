@@ -876,7 +876,8 @@ pub async fn search(env: &Env) -> anyhow::Result<Vec<Row>> {
     };
     let mut progress = Progress::new("search: loading messages", s.search_messages);
     let loaded = |n| progress.update(n);
-    storage::bench::bulk_load_searchable(server.db.db(), room, user, s.search_messages, 2_000, body, loaded).await?;
+    let last = storage::bench::bulk_load_searchable(server.db.db(), room, user, s.search_messages, 2_000, body, loaded)
+        .await?;
     progress.finish();
     let reader = load::login(&channel, "sender-0").await?;
 
@@ -899,8 +900,10 @@ pub async fn search(env: &Env) -> anyhow::Result<Vec<Row>> {
     };
     let rare = through_parley("xylophone", 1).await?;
     let common = through_parley("common", 20).await?;
-    // A word in about 3 of every 1,000 messages (30,000 of 10,000,000).
-    let middling = through_parley("word7", 20).await?;
+    // A word in about 3 of every 1,000 messages (30,000 of 10,000,000; fewer than a page at `--quick` size).
+    let first = last - i64::try_from(s.search_messages).unwrap_or(i64::MAX) + 1;
+    let has_word7 = |seq: i64| [seq, seq * 7, seq * 13].iter().any(|n| n % 1000 == 7);
+    let middling = through_parley("word7", (first..=last).filter(|seq| has_word7(*seq)).count().min(20)).await?;
     let mut conn = server.db.db().read().await?;
     // The bare SQL: one full-text statement. For a word in every message it takes seconds at full size, so
     // it runs a few times only.
