@@ -84,7 +84,7 @@ impl Indexer {
     /// Indexes `room`, at most `batches` transactions; whether it caught up.
     async fn index(&self, room: RoomId, batches: usize) -> Result<bool, storage::Error> {
         for _ in 0..batches {
-            if self.db.transaction(async |tx| tx.index_room(room, BATCH).await).await?.caught_up {
+            if self.db.transaction(async |tx| tx.index_room(room, BATCH).await).await? {
                 return Ok(true);
             }
         }

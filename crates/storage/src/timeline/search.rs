@@ -222,15 +222,6 @@ pub(crate) struct SearchRow {
     pub(crate) search_text: String,
 }
 
-/// What one [`Tx::index_room`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndexStep {
-    /// Search rows written.
-    pub written: usize,
-    /// Whether the room's index has reached its newest entry.
-    pub caught_up: bool,
-}
-
 /// The search index is written after the send, not in its transaction: each room's progress is its
 /// `search_progress` row (every entry up to `indexed_seq` looked at), and these are the indexer's steps; the
 /// indexer itself is `messaging`'s. A search row is written only by an insert that gives way to a row that
@@ -239,24 +230,24 @@ pub struct IndexStep {
 /// older words back: its insert finds the edit's row and writes nothing.
 impl Tx<'_> {
     /// Indexes up to `limit` entries of `room` after its progress: gives each live text message among them
-    /// that has no search row its row, and moves the progress on. Holds the progress row's lock (which no
+    /// that has no search row its row, and moves the progress on. Returns whether the room's index has
+    /// reached its newest entry (also when the room is gone). Holds the progress row's lock (which no
     /// send takes) until the transaction ends, so that indexers on several nodes take turns.
     ///
     /// # Errors
     /// Database errors only.
-    pub async fn index_room(&mut self, room: RoomId, limit: i64) -> Result<IndexStep> {
+    pub async fn index_room(&mut self, room: RoomId, limit: i64) -> Result<bool> {
         let key = room.to_vec();
         let progress = || search_progress::table.find(key.clone());
         // A write that changes nothing takes the row's lock (see `Tx::lock_room`); the reads after it then
         // see every commit before it.
         self.execute(diesel::update(progress()).set(search_progress::indexed_seq.eq(search_progress::indexed_seq)))
             .await?;
-        let done = IndexStep { written: 0, caught_up: true };
         let Some(indexed) = self.first::<i64, _>(progress().select(search_progress::indexed_seq)).await? else {
-            return Ok(done); // the room was deleted
+            return Ok(true); // the room was deleted
         };
         let last: Option<i64> = self.first(rooms::table.find(key.clone()).select(rooms::last_seq)).await?;
-        let Some(last) = last.filter(|last| *last > indexed) else { return Ok(done) };
+        let Some(last) = last.filter(|last| *last > indexed) else { return Ok(true) };
         let upto = last.min(indexed.saturating_add(limit));
         let indexed_rows = message_search::table
             .on(message_search::room_id.eq(messages::room_id).and(message_search::seq.eq(messages::seq)));
@@ -278,12 +269,11 @@ impl Tx<'_> {
                 search_text: types::text::search_text(&body),
             })
             .collect();
-        let written = rows.len();
         if !rows.is_empty() {
             self.insert_all_new(message_search::table, rows).await?;
         }
         self.execute(diesel::update(progress()).set(search_progress::indexed_seq.eq(upto))).await?;
-        Ok(IndexStep { written, caught_up: upto == last })
+        Ok(upto == last)
     }
 
     /// Gives the message at `(room, seq)` the search text `text` (its new words after an edit, none after a
