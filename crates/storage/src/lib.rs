@@ -20,6 +20,7 @@ pub mod bench;
 mod codes;
 mod db;
 mod error;
+mod prepared;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;

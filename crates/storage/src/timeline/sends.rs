@@ -1,7 +1,12 @@
 //! The statements of the send path's group commit: a batch of sends to several rooms is stored in one
-//! transaction of three statements, whatever its size ([`Tx::reserve_seqs`], [`Tx::room_tails`],
-//! [`Tx::insert_messages`]), plus a lookup of earlier copies ([`Conn::sent_messages`]) only when a batch
-//! repeats a stored send. Which drafts become entries is decided by the `messaging` crate.
+//! transaction of four statements, whatever its size ([`Tx::reserve_seqs`], [`Tx::room_tails`],
+//! [`Tx::insert_messages`], [`Tx::mark_senders_read`]), plus a lookup of earlier copies
+//! ([`Conn::sent_messages`]) only when a batch repeats a stored send. Which drafts become entries is decided
+//! by the `messaging` crate.
+//!
+//! All but the insert are kept prepared on their connection ([`Prepared`]): their lists are padded to a
+//! power of two, so each has a few shapes. (The insert has one shape per batch size, up to the writers'
+//! batch limit: too many to keep.)
 
 use std::collections::HashMap;
 
@@ -16,6 +21,7 @@ use super::{EntryRow, NewEntryRow, entry_columns};
 use crate::codes;
 use crate::db::{Backed, Conn, Tx};
 use crate::error::Result;
+use crate::prepared::{Prepared, padded};
 use crate::schema::{memberships, messages, rooms, users};
 
 /// The unique key of a text message: its room, sender and the sender's `client_message_id`.
@@ -106,8 +112,9 @@ pub struct SenderMark {
 }
 
 /// `UPDATE memberships SET last_read_seq = …, read_count = … WHERE (room, user) is one of the marks`, in one
-/// statement (a marker never moves back: a row whose marker is already there is left alone).
-fn marks_sql<DB>(marks: &[SenderMark]) -> BoxedSqlQuery<'_, DB, SqlQuery>
+/// statement (a marker never moves back: a row whose marker is already there is left alone). `hint` goes
+/// after the table's name (MySQL's index hint, see [`Tx::mark_senders_read`]).
+fn marks_sql<'a, DB>(marks: &'a [SenderMark], hint: &str) -> BoxedSqlQuery<'a, DB, SqlQuery>
 where
     DB: Backend + HasSqlType<Binary> + HasSqlType<BigInt>,
     [u8]: ToSql<Binary, DB>,
@@ -115,7 +122,7 @@ where
 {
     let when = " WHEN room_id = ? AND user_id = ? THEN ?".repeat(marks.len());
     let mut sql = format!(
-        "UPDATE memberships SET read_count = CASE{when} ELSE read_count END, \
+        "UPDATE memberships{hint} SET read_count = CASE{when} ELSE read_count END, \
          last_read_seq = CASE{when} ELSE last_read_seq END WHERE "
     );
     sql.push_str(&vec!["(room_id = ? AND user_id = ? AND last_read_seq < ?)"; marks.len()].join(" OR "));
@@ -177,12 +184,18 @@ impl Tx<'_> {
     /// `last_message_at` becomes `now`.
     pub async fn reserve_seqs(&mut self, counts: &[(RoomId, i64)], now: Millis) -> Result<()> {
         let counts: Vec<(RoomId, i64)> = counts.iter().copied().filter(|(_, n)| *n > 0).collect();
+        // A repeated room changes nothing (its `WHEN` arm repeats too): a few shapes to keep prepared.
+        let counts = padded(&counts);
         if counts.is_empty() {
             return Ok(());
         }
         match self.backed() {
-            Backed::Mysql(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts, now.0), &mut **c).await?,
-            Backed::Sqlite(c) => diesel_async::RunQueryDsl::execute(reserve_sql(&counts, now.0), &mut **c).await?,
+            Backed::Mysql(c) => {
+                diesel_async::RunQueryDsl::execute(Prepared(reserve_sql(&counts, now.0)), &mut **c).await?
+            }
+            Backed::Sqlite(c) => {
+                diesel_async::RunQueryDsl::execute(Prepared(reserve_sql(&counts, now.0)), &mut **c).await?
+            }
         };
         Ok(())
     }
@@ -219,9 +232,17 @@ impl Tx<'_> {
         if marks.is_empty() {
             return Ok(());
         }
+        // A repeated mark changes nothing: a few shapes to keep prepared.
+        let marks = &padded(marks);
         match self.backed() {
-            Backed::Mysql(c) => diesel_async::RunQueryDsl::execute(marks_sql(marks), &mut **c).await?,
-            Backed::Sqlite(c) => diesel_async::RunQueryDsl::execute(marks_sql(marks), &mut **c).await?,
+            // Told to use the primary key: with a dozen marks MariaDB chose a scan of the whole index, which
+            // locks every membership it passes (in other rooms too), so that concurrent batches waited for
+            // each other and deadlocked. By the key it locks the marked rows only.
+            Backed::Mysql(c) => {
+                let sql = Prepared(marks_sql(marks, " FORCE INDEX (PRIMARY)"));
+                diesel_async::RunQueryDsl::execute(sql, &mut **c).await?
+            }
+            Backed::Sqlite(c) => diesel_async::RunQueryDsl::execute(Prepared(marks_sql(marks, "")), &mut **c).await?,
         };
         Ok(())
     }
@@ -232,9 +253,11 @@ impl Tx<'_> {
     /// # Errors
     /// Database errors only.
     pub async fn room_tails(&mut self, rooms: &[RoomId], senders: &[UserId]) -> Result<Vec<RoomTail>> {
-        let room_keys: Vec<&[u8]> = rooms.iter().map(|r| r.as_bytes().as_slice()).collect();
+        // Both lists padded (a repeat in an `IN` list changes nothing): a few shapes to keep prepared.
+        let padded_rooms = padded(rooms);
+        let room_keys: Vec<&[u8]> = padded_rooms.iter().map(|r| r.as_bytes().as_slice()).collect();
         // A join's condition must own its values.
-        let sender_keys: Vec<Vec<u8>> = senders.iter().map(UserId::to_vec).collect();
+        let sender_keys: Vec<Vec<u8>> = padded(senders).iter().map(UserId::to_vec).collect();
         let query = rooms::table
             .left_join(
                 memberships::table.on(memberships::room_id.eq(rooms::id).and(memberships::user_id.eq_any(sender_keys))),
@@ -249,7 +272,7 @@ impl Tx<'_> {
                 users::username.nullable(),
                 users::display_name.nullable(),
             ));
-        let rows: Vec<RoomTailRow> = self.load(query).await?;
+        let rows: Vec<RoomTailRow> = self.load(Prepared(query)).await?;
         let mut tails: Vec<RoomTail> = Vec::with_capacity(rooms.len());
         let mut index: HashMap<RoomId, usize> = HashMap::with_capacity(rooms.len());
         for (room, last_seq, text_count, user, username, display_name) in rows {
@@ -282,7 +305,7 @@ impl Tx<'_> {
     /// # Errors
     /// Database errors, and the conflict above.
     ///
-    /// Their words go into the search index after the transaction, by the indexer ([`Tx::index_room`]).
+    /// Their words go into the search index after the transaction, by the indexer ([`Tx::write_index`]).
     pub async fn insert_messages(&mut self, entries: &[Entry]) -> Result<()> {
         self.insert_entry_rows(entries.iter().map(NewEntryRow::of).collect()).await
     }
