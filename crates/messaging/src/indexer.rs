@@ -2,8 +2,8 @@
 //! full-text work inside the send transaction cost about 40% of the send path's throughput (see
 //! docs/BENCHMARKS.md, "Issue 19 at full size").
 //!
-//! Each room's progress is a row of its own (`search_progress`; [`storage::Tx::write_index`] moves it on,
-//! up to [`BATCH`] entries a transaction, read before it by [`storage::Conn::unindexed`]). Three things move it:
+//! Each room's progress is a row of its own (`search_progress`; [`storage::Tx::index_room`] moves it on,
+//! up to [`BATCH`] entries a transaction). Three things move it:
 //! - the **writer** tells the node's indexer which rooms a committed batch wrote to ([`Indexer::wrote`]);
 //!   the indexer's task waits [`GATHER`] so that one transaction indexes many sends, then indexes them;
 //! - a **sweep** every [`SWEEP`] (and at start) finds every room whose index lags, whichever node wrote
@@ -81,17 +81,10 @@ impl Indexer {
         Ok(())
     }
 
-    /// Indexes `room`, at most `batches` transactions; whether it caught up. Each batch is read (and its
-    /// words made) outside the transaction that writes it, which then holds the database only for the
-    /// inserts (see `storage::IndexBatch`).
+    /// Indexes `room`, at most `batches` transactions; whether it caught up.
     async fn index(&self, room: RoomId, batches: usize) -> Result<bool, storage::Error> {
         for _ in 0..batches {
-            let Some(batch) = self.db.read().await?.unindexed(room, BATCH).await? else {
-                return Ok(true);
-            };
-            let caught_up = batch.caught_up();
-            self.db.transaction(async |tx| tx.write_index(batch).await).await?;
-            if caught_up {
+            if self.db.transaction(async |tx| tx.index_room(room, BATCH).await).await? {
                 return Ok(true);
             }
         }

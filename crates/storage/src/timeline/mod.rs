@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use types::{Entry, EntryId, EntryKind, MessageState, Millis, Reaction, Role, RoomId, Subject, UserId};
 
+pub use search::SearchScope;
 #[cfg(feature = "bench")]
 pub(crate) use search::search_row;
-pub use search::{IndexBatch, SearchScope};
 pub use sends::{RoomTail, SendKey, SenderMark, TailMember};
 pub use state::{MentionRow, NewAction};
 

@@ -3,7 +3,7 @@
 //! ([`types::text::search_text`]): MySQL and MariaDB an InnoDB `FULLTEXT` index in boolean mode, SQLite an
 //! FTS5 table kept in step by triggers. Both engines see the same tokens (CJK as characters and pairs,
 //! every token marked with `_`), so both find the same messages. A sent message's row is written shortly
-//! after the send, by the indexer ([`Tx::write_index`]); an edit or deletion writes it in its own
+//! after the send, by the indexer ([`Tx::index_room`]); an edit or deletion writes it in its own
 //! transaction. A search first has the indexer catch up with the rooms it looks in (`messaging` does), so
 //! it finds every message stored before it began.
 
@@ -222,64 +222,32 @@ pub(crate) struct SearchRow {
     pub(crate) search_text: String,
 }
 
-/// What the indexer read of one room, to write in a transaction of its own ([`Tx::write_index`]): the
-/// search rows of the live text messages among the room's entries after its progress, up to `upto`.
-#[derive(Clone)]
-pub struct IndexBatch {
-    room: RoomId,
-    upto: i64,
-    caught_up: bool,
-    rows: Vec<SearchRow>,
-}
-
-impl std::fmt::Debug for IndexBatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IndexBatch")
-            .field("room", &self.room)
-            .field("upto", &self.upto)
-            .field("caught_up", &self.caught_up)
-            .field("rows", &self.rows.len())
-            .finish()
-    }
-}
-
-impl IndexBatch {
-    /// Whether writing this batch brings the room's index to its newest entry (as read).
-    pub fn caught_up(&self) -> bool {
-        self.caught_up
-    }
-}
-
 /// The search index is written after the send, not in its transaction: each room's progress is its
 /// `search_progress` row (every entry up to `indexed_seq` looked at), and these are the indexer's steps; the
-/// indexer itself is `messaging`'s. The indexer reads without a transaction and makes the rows' words
-/// there ([`Conn::unindexed`]), so that the write transaction ([`Tx::write_index`]) holds the database
-/// (SQLite has one writer) only for the inserts.
-///
-/// Why reading outside the transaction is safe: a search row is written only by an insert that gives way to
-/// a row that is already there, and an edit or deletion writes the row itself (insert-or-ignore, then
-/// update; see [`Tx::set_search_text`]), so an indexer that read a body before an edit committed cannot put
-/// its older words back: its insert finds the edit's row and writes nothing. Two indexers (on two nodes)
-/// that read the same entries write the same rows, and the second's give way; the progress only moves
-/// forward.
-impl Conn {
-    /// Reads up to `limit` entries of `room` after its progress, and makes the search rows of the live text
-    /// messages among them that have none. `None` when the room's index is at its newest entry (or the
-    /// room is gone).
+/// indexer itself is `messaging`'s. A search row is written only by an insert that gives way to a row that
+/// is already there, and an edit or deletion writes the row itself (insert-or-ignore, then update; see
+/// [`Tx::set_search_text`]), so an indexer that read a body just before an edit committed cannot put its
+/// older words back: its insert finds the edit's row and writes nothing.
+impl Tx<'_> {
+    /// Indexes up to `limit` entries of `room` after its progress: gives each live text message among them
+    /// that has no search row its row, and moves the progress on. Returns whether the room's index has
+    /// reached its newest entry (also when the room is gone). Holds the progress row's lock (which no
+    /// send takes) until the transaction ends, so that indexers on several nodes take turns.
     ///
     /// # Errors
     /// Database errors only.
-    pub async fn unindexed(&mut self, room: RoomId, limit: i64) -> Result<Option<IndexBatch>> {
+    pub async fn index_room(&mut self, room: RoomId, limit: i64) -> Result<bool> {
         let key = room.to_vec();
-        let Some(indexed) =
-            self.first::<i64, _>(search_progress::table.find(key.clone()).select(search_progress::indexed_seq)).await?
-        else {
-            return Ok(None); // the room was deleted
+        let progress = || search_progress::table.find(key.clone());
+        // A write that changes nothing takes the row's lock (see `Tx::lock_room`); the reads after it then
+        // see every commit before it.
+        self.execute(diesel::update(progress()).set(search_progress::indexed_seq.eq(search_progress::indexed_seq)))
+            .await?;
+        let Some(indexed) = self.first::<i64, _>(progress().select(search_progress::indexed_seq)).await? else {
+            return Ok(true); // the room was deleted
         };
         let last: Option<i64> = self.first(rooms::table.find(key.clone()).select(rooms::last_seq)).await?;
-        let Some(last) = last.filter(|last| *last > indexed) else { return Ok(None) };
-        // The room's `last_seq` moves on in the transaction that stores its entries, so every entry up to
-        // `last` is there to read.
+        let Some(last) = last.filter(|last| *last > indexed) else { return Ok(true) };
         let upto = last.min(indexed.saturating_add(limit));
         let indexed_rows = message_search::table
             .on(message_search::room_id.eq(messages::room_id).and(message_search::seq.eq(messages::seq)));
@@ -292,7 +260,7 @@ impl Conn {
             .filter(message_search::seq.nullable().is_null())
             .select((messages::seq, messages::id, messages::body));
         let texts: Vec<(i64, Vec<u8>, String)> = self.load(query).await?;
-        let rows = texts
+        let rows: Vec<SearchRow> = texts
             .into_iter()
             .map(|(seq, id, body)| SearchRow {
                 room_id: key.clone(),
@@ -301,26 +269,11 @@ impl Conn {
                 search_text: types::text::search_text(&body),
             })
             .collect();
-        Ok(Some(IndexBatch { room, upto, caught_up: upto == last, rows }))
-    }
-}
-
-impl Tx<'_> {
-    /// Writes the search rows of `batch` (each gives way to a row that is there) and moves the room's
-    /// progress to the batch's end, unless another indexer has moved it further.
-    ///
-    /// # Errors
-    /// Database errors only.
-    pub async fn write_index(&mut self, batch: IndexBatch) -> Result<()> {
-        let IndexBatch { room, upto, rows, .. } = batch;
         if !rows.is_empty() {
             self.insert_all_new(message_search::table, rows).await?;
         }
-        let progress = search_progress::table
-            .filter(search_progress::room_id.eq(room.to_vec()))
-            .filter(search_progress::indexed_seq.lt(upto));
-        self.execute(diesel::update(progress).set(search_progress::indexed_seq.eq(upto))).await?;
-        Ok(())
+        self.execute(diesel::update(progress()).set(search_progress::indexed_seq.eq(upto))).await?;
+        Ok(upto == last)
     }
 
     /// Gives the message at `(room, seq)` the search text `text` (its new words after an edit, none after a

@@ -305,7 +305,7 @@ impl Tx<'_> {
     /// # Errors
     /// Database errors, and the conflict above.
     ///
-    /// Their words go into the search index after the transaction, by the indexer ([`Tx::write_index`]).
+    /// Their words go into the search index after the transaction, by the indexer ([`Tx::index_room`]).
     pub async fn insert_messages(&mut self, entries: &[Entry]) -> Result<()> {
         self.insert_entry_rows(entries.iter().map(NewEntryRow::of).collect()).await
     }
