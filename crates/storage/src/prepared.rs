@@ -8,8 +8,10 @@
 //!
 //! [`Prepared`] marks a statement as safe to keep by its SQL text. Each distinct text is one prepared
 //! statement per connection for as long as the connection lives, so only statements with few distinct
-//! texts may be wrapped: their lists are padded to a power of two ([`padded`]), which leaves at most a handful
-//! of texts per statement.
+//! texts may be wrapped: their lists are padded to a power of two ([`padded`]), one text per power. With the
+//! writers' batch limit of 256 that is at most 9 texts for a statement with one list and 81 for the room
+//! tails' read (rooms × senders), per connection: with the default pool of 16, about 1,600 statements a
+//! node in the worst case, against MariaDB's default limit of 16,382 for the whole server.
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
